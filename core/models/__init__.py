@@ -1,0 +1,9 @@
+"""SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
+from core.models.common import utcnow  # noqa: F401
+from core.models.entity import BusinessEntity  # noqa: F401
+from core.models.customers import Customer  # noqa: F401
+from core.models.catalog import Product, Plan  # noqa: F401
+from core.models.contracts import Contract, ContractLine  # noqa: F401
+from core.models.metering import BillableMetric, UsageEvent  # noqa: F401
+from core.models.invoices import Invoice, InvoiceLine  # noqa: F401
+from core.models.auth import User, AuditLog  # noqa: F401

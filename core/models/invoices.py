@@ -1,0 +1,50 @@
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from core.models.common import money_column, quantity_column, utcnow
+
+
+class Invoice(SQLModel, table=True):
+    """One invoice per contract per billing period. Numbered (gapless, per entity) on approval."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        UniqueConstraint("contract_id", "period_start", "period_end", name="uq_invoice_contract_period"),
+        UniqueConstraint("entity_id", "number", name="uq_invoice_entity_number"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    entity_id: int = Field(foreign_key="business_entity.id", index=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    contract_id: int | None = Field(default=None, foreign_key="contract.id", index=True)
+    number: str | None = Field(default=None, max_length=40)
+    status: str = Field(default="draft", max_length=20, index=True)  # draft | approved | partially_paid | paid | void
+    currency: str = Field(max_length=3)
+    period_start: date
+    period_end: date  # exclusive
+    issue_date: date
+    due_date: date
+    subtotal: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
+    tax: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
+    total: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
+    amount_paid: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
+    created_at: datetime = Field(default_factory=utcnow)
+    approved_at: datetime | None = None
+    approved_by: str | None = Field(default=None, max_length=100)
+
+
+class InvoiceLine(SQLModel, table=True):
+    __tablename__ = "invoice_line"
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    contract_line_id: int | None = Field(default=None, foreign_key="contract_line.id")
+    kind: str = Field(default="charge", max_length=20)  # charge | free_units | true_up | discount | fee | tax
+    description: str = Field(max_length=300)
+    quantity: Decimal = Field(default=Decimal(0), sa_column=quantity_column(default=0))
+    amount: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
+    breakdown: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    period_start: date
+    period_end: date  # exclusive
+    sort_order: int = Field(default=0)

@@ -1,0 +1,36 @@
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+from core.models.common import quantity_column, utcnow
+
+
+class BillableMetric(SQLModel, table=True):
+    """Turns events into a billable quantity: aggregation over an event name, optional filter and group-by."""
+
+    __tablename__ = "billable_metric"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    event_name: str = Field(max_length=100)
+    aggregation: str = Field(max_length=20)  # sum | count | max | min | unique_count | latest | avg
+    unique_property: str = Field(default="", max_length=100)  # for unique_count
+    filters: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # property -> value
+    group_by: str = Field(default="", max_length=100)  # property feeding matrix / two-dimensional lines
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class UsageEvent(SQLModel, table=True):
+    __tablename__ = "usage_event"
+    __table_args__ = (Index("ix_usage_event_name_customer_ts", "event_name", "customer_external_id", "timestamp"),)
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    customer_external_id: str = Field(max_length=100)
+    event_name: str = Field(max_length=100)
+    timestamp: datetime  # UTC
+    quantity: Decimal | None = Field(default=None, sa_column=quantity_column(nullable=True))
+    properties: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    source: str = Field(default="upload", max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
