@@ -1,6 +1,7 @@
 from datetime import datetime
 
 from sqlalchemy import JSON, Column
+from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
 from core.models.common import utcnow
@@ -15,8 +16,8 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=20)  # admin | finance | ops | sales | viewer
     active: bool = Field(default=True)
     failed_logins: int = Field(default=0)
-    locked_until: datetime | None = None
-    created_at: datetime = Field(default_factory=utcnow)
+    locked_until: NaiveDatetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class AuditLog(SQLModel, table=True):
@@ -24,7 +25,7 @@ class AuditLog(SQLModel, table=True):
 
     __tablename__ = "audit_log"
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, index=True)
+    at: NaiveDatetime = Field(default_factory=utcnow, index=True)
     actor: str = Field(max_length=100)
     action: str = Field(max_length=60, index=True)
     entity_type: str = Field(max_length=40)

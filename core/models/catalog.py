@@ -1,6 +1,7 @@
 from datetime import datetime
 
 from sqlalchemy import JSON, Column
+from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
 from core.models.common import utcnow
@@ -16,7 +17,7 @@ class Product(SQLModel, table=True):
     unit_name: str = Field(default="unit", max_length=40)
     kind: str = Field(default="usage", max_length=10)
     parent_id: int | None = Field(default=None, foreign_key="product.id")
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class Plan(SQLModel, table=True):
@@ -27,4 +28,4 @@ class Plan(SQLModel, table=True):
     name: str = Field(max_length=200, unique=True)
     currency: str = Field(default="USD", max_length=3)
     lines: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)

@@ -2,6 +2,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import JSON, Column
+from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
 from core.models.common import quantity_column, utcnow
@@ -18,7 +19,7 @@ class Contract(SQLModel, table=True):
     end_date: date | None = None  # exclusive; None = open-ended
     status: str = Field(default="active", max_length=20)  # draft | active | ended
     payment_terms_days: int = Field(default=30, ge=0)
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
     created_by: str = Field(default="", max_length=100)
 
 

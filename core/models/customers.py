@@ -1,5 +1,6 @@
 from datetime import datetime
 
+from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
 from core.models.common import utcnow
@@ -25,5 +26,5 @@ class Customer(CustomerBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     entity_id: int = Field(foreign_key="business_entity.id", index=True)
     archived: bool = Field(default=False)
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)

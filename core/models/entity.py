@@ -1,5 +1,6 @@
 from datetime import datetime
 
+from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
 from core.models.common import utcnow
@@ -20,4 +21,4 @@ class BusinessEntity(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     invoice_prefix: str = Field(default="INV-", max_length=20)
     next_invoice_number: int = Field(default=1)
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)

@@ -2,6 +2,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Column, Text, UniqueConstraint
+from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
 from core.models.common import money_column, quantity_column, utcnow
@@ -30,8 +31,8 @@ class Invoice(SQLModel, table=True):
     tax: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
     total: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
     amount_paid: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
-    created_at: datetime = Field(default_factory=utcnow)
-    approved_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    approved_at: NaiveDatetime | None = None
     approved_by: str | None = Field(default=None, max_length=100)
 
 

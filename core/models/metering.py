@@ -2,6 +2,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import JSON, Column, Index
+from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
 from core.models.common import quantity_column, utcnow
@@ -19,7 +20,7 @@ class BillableMetric(SQLModel, table=True):
     unique_property: str = Field(default="", max_length=100)  # for unique_count
     filters: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # property -> value
     group_by: str = Field(default="", max_length=100)  # property feeding matrix / two-dimensional lines
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class UsageEvent(SQLModel, table=True):
@@ -29,8 +30,8 @@ class UsageEvent(SQLModel, table=True):
     idempotency_key: str = Field(max_length=200, unique=True)
     customer_external_id: str = Field(max_length=100)
     event_name: str = Field(max_length=100)
-    timestamp: datetime  # UTC
+    timestamp: NaiveDatetime  # UTC
     quantity: Decimal | None = Field(default=None, sa_column=quantity_column(nullable=True))
     properties: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     source: str = Field(default="upload", max_length=40)
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)

@@ -1,0 +1,106 @@
+"""Counting House — the Streamlit entry: page config, sign-in gate, navigation built from the user's role."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core.auth import ROLE_LABELS, authenticate, create_first_admin, has_users
+from core.errors import UserError
+from ui.state import session
+
+HERE = Path(__file__).parent
+st.set_page_config(page_title="Counting House", page_icon=":material/account_balance:", layout="wide")
+
+
+def first_start() -> None:
+    st.title("Welcome to Counting House")
+    st.write("This is a new installation. Create the first administrator — there is no default password. "
+             "The admin can then add colleagues with their own roles on the **Users** page.")
+    with st.form("first_admin"):
+        username = st.text_input("Username", placeholder="for example jane")
+        full_name = st.text_input("Full name")
+        pw = st.text_input("Password (at least 10 characters)", type="password")
+        pw2 = st.text_input("Repeat the password", type="password")
+        if st.form_submit_button("Create the admin", type="primary"):
+            if pw != pw2:
+                st.error("The two passwords differ; type the same password twice.")
+            else:
+                try:
+                    with session() as s:
+                        create_first_admin(s, username=username, password=pw, full_name=full_name)
+                        actor = authenticate(s, username=username, password=pw)
+                    st.session_state["actor"] = actor
+                    st.rerun()
+                except UserError as exc:
+                    st.error(str(exc))
+
+
+def sign_in() -> None:
+    left, mid, right = st.columns([1, 2, 1])
+    with mid:
+        st.title(":material/account_balance: Counting House")
+        st.caption("Billing back office — sign in to continue.")
+        with st.form("sign_in"):
+            username = st.text_input("Username")
+            pw = st.text_input("Password", type="password")
+            if st.form_submit_button("Sign in", type="primary", use_container_width=True):
+                try:
+                    with session() as s:
+                        try:
+                            actor = authenticate(s, username=username, password=pw)
+                        except UserError as exc:
+                            st.session_state["login_error"] = str(exc)
+                            actor = None  # commit the failed-attempt count
+                    if actor:
+                        st.session_state.pop("login_error", None)
+                        st.session_state["actor"] = actor
+                        st.rerun()
+                except UserError as exc:
+                    st.session_state["login_error"] = str(exc)
+        if err := st.session_state.get("login_error"):
+            st.error(err)
+
+
+def navigation(actor) -> None:
+    def page(name: str, title: str, icon: str, **kw):
+        return st.Page(str(HERE / "pages" / f"{name}.py"), title=title, icon=f":material/{icon}:", **kw)
+
+    sections: dict[str, list] = {
+        "Pilot": [page("home", "Overview", "dashboard", default=True)],
+        "Billing": [],
+        "Setup": [],
+    }
+    if actor.can("customers:read"):
+        sections["Billing"].append(page("customers", "Customers", "group"))
+    if actor.can("contracts:read"):
+        sections["Billing"].append(page("contracts", "Contracts", "contract"))
+    if actor.can("usage:read"):
+        sections["Billing"].append(page("usage", "Usage", "monitoring"))
+    if actor.can("invoices:read"):
+        sections["Billing"].append(page("invoices", "Invoices", "receipt_long"))
+    if actor.can("metrics:read"):
+        sections["Setup"].append(page("metrics", "Billable metrics", "functions"))
+    if actor.can("users:read"):
+        sections["Setup"].append(page("users", "Users", "manage_accounts"))
+    if actor.can("audit:read"):
+        sections["Setup"].append(page("audit", "Audit log", "history"))
+    nav = st.navigation({k: v for k, v in sections.items() if v})
+    with st.sidebar:
+        st.markdown(f"**{actor.username}**  \n{ROLE_LABELS.get(actor.role, actor.role)}")
+        if st.button("Sign out", icon=":material/logout:"):
+            st.session_state.clear()
+            st.rerun()
+    nav.run()
+
+
+actor = st.session_state.get("actor")
+if actor is None:
+    with session() as s:
+        users_exist = has_users(s)
+    if not users_exist:
+        first_start()
+    else:
+        sign_in()
+else:
+    navigation(actor)

@@ -1,0 +1,155 @@
+"""Counting House from the command line — the same services the pages call, for cron and scripts.
+
+    python -m cli seed-demo [--if-empty]
+    python -m cli create-admin USERNAME            (password from $CH_PASSWORD or a prompt)
+    python -m cli import-customers FILE
+    python -m cli import-usage FILE
+    python -m cli run-invoices --month 2026-10     (or --start 2026-10-01 --end 2026-11-01)
+    python -m cli approve --month 2026-10 | --ids 3 4 5
+    python -m cli invoices [--month 2026-10] [--status draft]
+
+DATABASE_URL selects the database (default: data/countinghouse.db). Every command upgrades the schema
+first, runs as one transaction (all or nothing) and is written to the audit log as the user 'cli'.
+Exit codes: 0 success, 1 the input was refused (the message says why), 2 usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from core.auth import Actor
+from core.db import make_engine, session_scope, upgrade
+from core.errors import UserError
+
+CLI_ACTOR = Actor("cli", "admin")
+
+
+def _period(args) -> tuple[date, date]:
+    from core.billing.periods import parse_month
+
+    if args.month:
+        return parse_month(args.month)
+    if args.start and args.end:
+        return date.fromisoformat(args.start), date.fromisoformat(args.end)
+    raise UserError("give --month YYYY-MM, or --start and --end dates")
+
+
+def cmd_seed_demo(session, args) -> str:
+    from core.demo import seed_demo
+
+    return seed_demo(session, CLI_ACTOR, if_empty=args.if_empty).message
+
+
+def cmd_create_admin(session, args) -> str:
+    from core.auth import create_first_admin
+
+    password = os.environ.get("CH_PASSWORD") or getpass.getpass("Password for the admin (10+ characters): ")
+    user = create_first_admin(session, username=args.username, password=password)
+    return f"admin '{user.username}' created"
+
+
+def _import(kind: str, session, args) -> str:
+    from core.importers.customers import import_customers
+    from core.importers.usage import import_usage
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UserError(f"there is no file at {path}")
+    data = path.read_bytes()
+    if kind == "customers":
+        report = import_customers(session, CLI_ACTOR, data, path.name)
+    else:
+        report = import_usage(session, CLI_ACTOR, data, path.name, source="cli")
+    if not report.ok:
+        sys.stderr.write(report.errors_csv().decode())
+        raise UserError(f"nothing was imported: {report.summary()}")
+    return report.summary()
+
+
+def cmd_import_customers(session, args) -> str:
+    return _import("customers", session, args)
+
+
+def cmd_import_usage(session, args) -> str:
+    return _import("usage", session, args)
+
+
+def cmd_run_invoices(session, args) -> str:
+    from core.invoicing.service import generate_drafts
+
+    start, end = _period(args)
+    return generate_drafts(session, CLI_ACTOR, period_start=start, period_end=end).summary()
+
+
+def cmd_approve(session, args) -> str:
+    from core.invoicing.service import approve_invoices, list_invoices
+
+    if args.ids:
+        ids = args.ids
+    else:
+        start, _ = _period(args)
+        ids = [r.id for r in list_invoices(session, status="draft", period_start=start)]
+    done = approve_invoices(session, CLI_ACTOR, ids)
+    return f"{len(done)} invoices approved" + (f": {done[0].number} … {done[-1].number}" if done else "")
+
+
+def cmd_invoices(session, args) -> str:
+    from core.invoicing.service import list_invoices
+    from core.money import format_money
+
+    start = _period(args)[0] if args.month else None
+    rows = list_invoices(session, status=args.status, period_start=start)
+    for r in rows:
+        print(f"{r.id:>6}  {r.number or '(draft)':<12} {r.status:<15} {r.customer:<28} "
+              f"{r.period_start}  {format_money(r.total, r.currency):>14}")
+    return f"{len(rows)} invoices"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m cli", description="Counting House command line")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("seed-demo", help="seed the demo pilot into an empty database")
+    s.add_argument("--if-empty", action="store_true", help="do nothing (and succeed) if there is data already")
+    s.set_defaults(func=cmd_seed_demo)
+    s = sub.add_parser("create-admin", help="create the first admin user")
+    s.add_argument("username")
+    s.set_defaults(func=cmd_create_admin)
+    for name, fn in (("import-customers", cmd_import_customers), ("import-usage", cmd_import_usage)):
+        s = sub.add_parser(name, help=f"import a CSV or XLSX file ({name.split('-')[1]}); all or nothing")
+        s.add_argument("file")
+        s.set_defaults(func=fn)
+    for name, fn, hlp in (("run-invoices", cmd_run_invoices, "generate draft invoices for a period"),
+                          ("approve", cmd_approve, "approve draft invoices (numbers them)"),
+                          ("invoices", cmd_invoices, "list invoices")):
+        s = sub.add_parser(name, help=hlp)
+        s.add_argument("--month", help="YYYY-MM")
+        s.add_argument("--start", help="YYYY-MM-DD (first day)")
+        s.add_argument("--end", help="YYYY-MM-DD (day after the last day)")
+        if name == "approve":
+            s.add_argument("--ids", type=int, nargs="+")
+        if name == "invoices":
+            s.add_argument("--status")
+        s.set_defaults(func=fn)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    engine = make_engine()
+    upgrade(engine)
+    try:
+        with session_scope(engine) as session:
+            message = args.func(session, args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(message)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Contracts and their lines: validated as a whole before anything is written."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from core import audit, pricing
+from core.auth import Actor, require
+from core.billing.calculate import ContractTerms, LineTerms
+from core.billing.periods import CADENCES
+from core.errors import NotFound, UserError
+from core.models import BillableMetric, Contract, ContractLine, Customer, Product
+from core.money import MoneyError, ZERO, currency, to_decimal
+
+
+@dataclass
+class LineSpec:
+    """A contract line as a form or a file describes it."""
+
+    description: str
+    pricing_model: str
+    params: dict
+    metric_code: str | None = None  # usage line when set
+    fixed_quantity: object = None  # time-based line quantity (seats, licences); default 1
+    free_units: object = "0"
+    cadence: str = "monthly"
+    timing: str = "arrears"
+    product_sku: str | None = None
+
+
+@dataclass
+class ContractSpec:
+    customer_external_id: str
+    name: str
+    currency: str
+    start_date: date
+    end_date: date | None = None
+    payment_terms_days: int = 30
+    lines: list[LineSpec] = field(default_factory=list)
+
+
+def validate_contract(session: Session, spec: ContractSpec) -> list[str]:
+    """Every problem in the contract, in words a finance user can act on ("line 2 (API calls): …")."""
+    problems: list[str] = []
+    if not (spec.name or "").strip():
+        problems.append("name: a contract name is required")
+    try:
+        currency(spec.currency)
+    except MoneyError as exc:
+        problems.append(f"currency: {exc}")
+    if spec.end_date is not None and spec.end_date <= spec.start_date:
+        problems.append("end date: the contract must end after it starts")
+    if not (0 <= int(spec.payment_terms_days) <= 365):
+        problems.append("payment terms: between 0 and 365 days")
+    if session.exec(select(Customer).where(Customer.external_id == spec.customer_external_id)).first() is None:
+        problems.append(f"customer: there is no customer with the id '{spec.customer_external_id}'")
+    if not spec.lines:
+        problems.append("lines: a contract needs at least one line")
+    metrics = {m.code for m in session.exec(select(BillableMetric))}
+    skus = {p.sku for p in session.exec(select(Product))}
+    for i, line in enumerate(spec.lines, start=1):
+        label = f"line {i} ({line.description or 'no description'})"
+        if not (line.description or "").strip():
+            problems.append(f"line {i}: a description is required")
+        try:
+            problems.extend(f"{label}: {p}" for p in pricing.validate(line.pricing_model, line.params))
+        except pricing.PricingError as exc:
+            problems.append(f"{label}: {exc}")
+        if line.cadence not in CADENCES:
+            problems.append(f"{label}: cadence must be one of {', '.join(CADENCES)}")
+        if line.timing not in ("advance", "arrears"):
+            problems.append(f"{label}: timing must be 'advance' or 'arrears'")
+        if line.metric_code:
+            if line.metric_code not in metrics:
+                problems.append(f"{label}: there is no billable metric '{line.metric_code}'")
+            if line.cadence == "one_time":
+                problems.append(f"{label}: a usage line cannot be one-time")
+        elif line.fixed_quantity not in (None, ""):
+            try:
+                if to_decimal(line.fixed_quantity, field="quantity") < 0:
+                    problems.append(f"{label}: quantity cannot be negative")
+            except MoneyError as exc:
+                problems.append(f"{label}: {exc}")
+        try:
+            if to_decimal(line.free_units or "0", field="free units") < 0:
+                problems.append(f"{label}: free units cannot be negative")
+        except MoneyError as exc:
+            problems.append(f"{label}: {exc}")
+        if line.product_sku and line.product_sku not in skus:
+            problems.append(f"{label}: there is no product with SKU '{line.product_sku}'")
+    return problems
+
+
+def create_contract(session: Session, actor: Actor, spec: ContractSpec) -> Contract:
+    require(actor, "contracts:write")
+    problems = validate_contract(session, spec)
+    if problems:
+        raise UserError("The contract was not saved:\n- " + "\n- ".join(problems))
+    customer = session.exec(select(Customer).where(Customer.external_id == spec.customer_external_id)).one()
+    contract = Contract(customer_id=customer.id, name=spec.name.strip(), currency=currency(spec.currency).code,
+                        start_date=spec.start_date, end_date=spec.end_date,
+                        payment_terms_days=int(spec.payment_terms_days), created_by=actor.username)
+    session.add(contract)
+    session.flush()
+    metrics = {m.code: m.id for m in session.exec(select(BillableMetric))}
+    products = {p.sku: p.id for p in session.exec(select(Product))}
+    for order, line in enumerate(spec.lines):
+        fixed = None
+        if not line.metric_code:
+            fixed = to_decimal(line.fixed_quantity, field="quantity") if line.fixed_quantity not in (None, "") \
+                else Decimal(1)
+        session.add(ContractLine(
+            contract_id=contract.id, description=line.description.strip(), pricing_model=line.pricing_model,
+            params=_clean_params(line.params), metric_id=metrics.get(line.metric_code) if line.metric_code else None,
+            fixed_quantity=fixed, free_units=to_decimal(line.free_units or "0", field="free units"),
+            cadence=line.cadence, timing="arrears" if line.metric_code else line.timing, sort_order=order,
+            product_id=products.get(line.product_sku) if line.product_sku else None,
+        ))
+    session.flush()
+    audit.record(session, actor=actor.username, action="contract.create", entity_type="contract",
+                 entity_id=contract.id, details={"customer": spec.customer_external_id, "name": contract.name,
+                                                 "lines": len(spec.lines), "currency": contract.currency})
+    return contract
+
+
+def _clean_params(params: dict) -> dict:
+    """Stored params keep numbers as strings, so they stay exact in JSON."""
+    def conv(v):
+        if isinstance(v, Decimal):
+            return str(v)
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [conv(x) for x in v]
+        return v
+    return conv(params)
+
+
+def get_contract(session: Session, contract_id: int) -> Contract:
+    contract = session.get(Contract, contract_id)
+    if contract is None:
+        raise NotFound(f"there is no contract #{contract_id}")
+    return contract
+
+
+def contract_lines(session: Session, contract_id: int) -> list[ContractLine]:
+    return list(session.exec(select(ContractLine).where(ContractLine.contract_id == contract_id)
+                             .order_by(ContractLine.sort_order)))
+
+
+def list_contracts(session: Session, *, customer_id: int | None = None) -> list[tuple[Contract, Customer]]:
+    q = select(Contract, Customer).join(Customer, Customer.id == Contract.customer_id).order_by(Contract.id)
+    if customer_id is not None:
+        q = q.where(Contract.customer_id == customer_id)
+    return list(session.exec(q))
+
+
+def terms_for(contract: Contract, lines: list[ContractLine], metric_codes: dict[int, str],
+              unit_names: dict[int, str] | None = None) -> ContractTerms:
+    unit_names = unit_names or {}
+    return ContractTerms(
+        id=contract.id, currency=contract.currency, start_date=contract.start_date, end_date=contract.end_date,
+        lines=tuple(
+            LineTerms(id=ln.id, description=ln.description, pricing_model=ln.pricing_model, params=ln.params,
+                      cadence=ln.cadence, timing=ln.timing,
+                      metric_code=metric_codes.get(ln.metric_id) if ln.metric_id else None,
+                      fixed_quantity=ln.fixed_quantity, free_units=ln.free_units or ZERO,
+                      unit_name=unit_names.get(ln.product_id or -1, "unit"))
+            for ln in lines
+        ),
+    )

@@ -1,0 +1,376 @@
+"""Reading uploaded spreadsheets (CSV, XLSX) into tables of strings, and writing safe exports.
+
+Everything read is text: no cell ever becomes a float. The importers parse each value themselves
+(Decimals, dates) so they can say which row and column is wrong. The returned DataFrame's index is the
+row number the user sees in a spreadsheet (header = row 1), so messages point at the right line even
+when blank rows were skipped.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from pathlib import PurePath
+
+import pandas as pd
+from openpyxl.utils import get_column_letter
+
+from core.errors import UserError
+from core.importers.report import RowError
+
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+CSV_EXTENSIONS = (".csv", ".tsv", ".txt")
+XLSX_EXTENSIONS = (".xlsx", ".xlsm")
+MAX_FIELD_CHARS = 1_000_000  # a longer "value" means a quote mark that never closes
+_EXCEL_DIGITS = Context(prec=15, rounding=ROUND_HALF_EVEN)  # Excel keeps 15 significant digits
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ImportFileError(UserError):
+    """The file as a whole cannot be read. ``problems`` lists the cells at fault, when there are any."""
+
+    def __init__(self, message: str, problems: list[RowError] | None = None):
+        super().__init__(message)
+        self.problems = problems or [RowError(row=0, column="", value="", message=message)]
+
+
+# ---- reading ----------------------------------------------------------------------------------------------
+
+
+def read_table(data: bytes, filename: str) -> pd.DataFrame:
+    """Read a .csv or .xlsx upload into a DataFrame of strings.
+
+    Columns are the header cells (trimmed), the index is the spreadsheet row number of each data row,
+    completely empty rows are left out. Raises :class:`ImportFileError` with a plain-words message when
+    the file cannot be used.
+    """
+    if data is None or len(data) == 0:
+        raise ImportFileError("the file is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImportFileError(
+            f"the file is {len(data) / 1024 / 1024:,.0f} MB; the largest upload is "
+            f"{MAX_UPLOAD_BYTES // 1024 // 1024} MB — split it into smaller files"
+        )
+    ext = PurePath(filename or "").suffix.lower()
+    if ext in CSV_EXTENSIONS:
+        kind = _binary_kind(data)
+        if kind:
+            raise ImportFileError(f"this file is not a CSV text file (it looks like {kind}); "
+                                  "export it as CSV, or upload the workbook as .xlsx")
+        records = _csv_records(data, delimiter="\t" if ext == ".tsv" else None)
+    elif ext in XLSX_EXTENSIONS:
+        records = _xlsx_records(data)
+    elif ext == ".xls":
+        raise ImportFileError("old Excel files (.xls) cannot be read: open it in Excel and save it as .xlsx or .csv")
+    else:
+        shown = ext or "without an extension"
+        raise ImportFileError(f"cannot read a file {'of type ' + shown if ext else shown}: "
+                              "upload a .csv or .xlsx file")
+    return _table(records)
+
+
+def _binary_kind(data: bytes) -> str | None:
+    """Name what a binary upload looks like, or None for text."""
+    head = data[:8]
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+        except zipfile.BadZipFile:
+            names = []
+        if any(n.startswith("xl/") for n in names):
+            return "an Excel workbook"
+        if any(n.startswith("word/") for n in names):
+            return "a Word document"
+        if any(n.startswith("ppt/") for n in names):
+            return "a PowerPoint file"
+        if "content.xml" in names:
+            return "an OpenDocument file"
+        return "a ZIP archive"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "an old-format Excel (.xls) or other Office file"
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8\xff") or head.startswith(b"GIF8"):
+        return "an image"
+    if head.startswith(b"\x1f\x8b"):
+        return "a compressed (gzip) file"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None  # UTF-16 text (Excel's "Unicode text"): decoded below
+    if b"\x00" in data[:65536]:
+        return "binary data"
+    return None
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ImportFileError("this file is not readable UTF-16 text; save it as CSV UTF-8") from None
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):  # Excel on Windows writes cp1252; latin-1 never fails
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("unreachable: latin-1 decodes any byte")
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The delimiter of the header line: the most frequent of , ; and tab outside quotes (comma on a tie)."""
+    counts = {",": 0, ";": 0, "\t": 0}
+    quoted = False
+    for ch in text[:65536]:
+        if ch == '"':
+            quoted = not quoted
+        elif ch in "\r\n" and not quoted:
+            break
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts, key=lambda k: (counts[k], k == ","))
+    return best if counts[best] else ","
+
+
+def _csv_records(data: bytes, *, delimiter: str | None) -> Iterable[tuple[int, list[str]]]:
+    text = _decode(data)
+    if not text.strip():
+        raise ImportFileError("the file is empty")
+    if "\x00" in text:
+        raise ImportFileError("this file is not a CSV text file (it contains binary data)")
+    delimiter = delimiter or _sniff_delimiter(text)
+    old_limit = csv.field_size_limit(MAX_FIELD_CHARS)
+    records: list[tuple[int, list[str]]] = []
+    row = 0
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        for row, values in enumerate(reader, start=1):
+            records.append((row, values))
+    except csv.Error:
+        msg = "a quote mark (\") that opens a value here is never closed, or a value is far too long"
+        raise ImportFileError(f"row {row + 1}: {msg}", [RowError(row + 1, "", "", msg)]) from None
+    finally:
+        csv.field_size_limit(old_limit)
+    return records
+
+
+def _xlsx_records(data: bytes) -> list[tuple[int, list[str]]]:
+    from openpyxl import load_workbook
+
+    if not data.startswith(b"PK\x03\x04"):
+        if data.startswith(b"\xd0\xcf\x11\xe0"):
+            raise ImportFileError("this workbook is password-protected or in the old .xls format: "
+                                  "remove the password and save it as .xlsx")
+        if _binary_kind(data) is None:
+            raise ImportFileError("this file is not an Excel workbook (it looks like CSV text): "
+                                  "name it .csv and upload it again")
+        raise ImportFileError("this file is not an Excel workbook (.xlsx)")
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception:  # noqa: BLE001 - openpyxl raises many kinds for a damaged or foreign zip
+        raise ImportFileError("this file could not be opened as an Excel workbook (.xlsx); "
+                              "open it in Excel and save it again") from None
+    try:
+        ws = wb.worksheets[0]
+        ws.reset_dimensions()  # never trust the stored size: some writers record it wrong
+        header: list[str] | None = None
+        records: list[tuple[int, list[str]]] = []
+        problems: list[RowError] = []
+        for cells in ws.iter_rows():
+            row_no = next((c.row for c in cells if getattr(c, "row", None)), None)
+            if row_no is None:
+                continue
+            values = [""] * (max((c.column for c in cells if getattr(c, "column", None)), default=0))
+            for c in cells:
+                if getattr(c, "column", None) is None or c.value is None:
+                    continue
+                col_name = (header[c.column - 1] if header and c.column - 1 < len(header) and header[c.column - 1]
+                            else get_column_letter(c.column))
+                text, problem = _cell_text(c)
+                if problem:
+                    problems.append(RowError(row_no, col_name, text, problem))
+                values[c.column - 1] = text
+            if header is None:
+                if any(v.strip() for v in values):
+                    header = [v.strip() for v in values]
+                else:
+                    continue
+            records.append((row_no, values))
+    finally:
+        wb.close()
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ImportFileError(f"row {first.row}, column {first.column}: {first.message}{more}", problems)
+    if not records:
+        raise ImportFileError("the file is empty")
+    return records
+
+
+def _cell_text(cell) -> tuple[str, str]:  # noqa: ANN001 - openpyxl cell
+    """(text, problem) for one XLSX cell; problem is '' when the cell is fine."""
+    value = cell.value
+    if cell.data_type == "f" or (value is not None and not isinstance(value, (str, int, float, bool, date, time,
+                                                                            timedelta))):
+        formula = value if isinstance(value, str) else getattr(value, "text", None) or str(value)
+        return str(formula), f"contains a formula ({formula}); paste values instead"
+    if cell.data_type == "e":
+        return str(value), f"contains the spreadsheet error {value}; fix or clear the cell"
+    return excel_value_text(value), ""
+
+
+def excel_value_text(value: object) -> str:
+    """A cell value as the text the user sees: numbers exact (Excel keeps 15 significant digits), dates ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        d = _EXCEL_DIGITS.create_decimal(repr(value)).normalize()
+        return format(d, "f")
+    if isinstance(value, datetime):
+        if value.time() == time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def _table(records: Iterable[tuple[int, list[str]]]) -> pd.DataFrame:
+    """Header + rows -> DataFrame; checks the header and ragged rows."""
+    it = iter(records)
+    header_row, header = 0, None
+    for header_row, values in it:
+        if any(v.strip() for v in values):
+            header = [v.strip() for v in values]
+            break
+    if header is None:
+        raise ImportFileError("the file is empty")
+    width = len(header)
+    rows: list[list[str]] = []
+    index: list[int] = []
+    extra_cols: dict[int, int] = {}  # column position beyond the header -> first row with a value there
+    for row_no, values in it:
+        if len(values) < width:
+            values = values + [""] * (width - len(values))
+        elif len(values) > width:
+            for pos in range(width, len(values)):
+                if values[pos].strip():
+                    extra_cols.setdefault(pos, row_no)
+            values = values[:width]
+        if not any(v.strip() for v in values):
+            continue
+        rows.append(values)
+        index.append(row_no)
+    problems: list[RowError] = []
+    for pos, row_no in sorted(extra_cols.items()):
+        problems.append(RowError(row_no, f"column {get_column_letter(pos + 1)}", "",
+                                 f"row {row_no} has a value in column {get_column_letter(pos + 1)}, which has no "
+                                 "header (in a CSV file, a comma inside a value needs quotes around the value)"))
+    # headers: blank headers over data, duplicates
+    seen: dict[str, int] = {}
+    keep: list[int] = []
+    for pos, name in enumerate(header):
+        letter = get_column_letter(pos + 1)
+        if not name:
+            if any(r[pos].strip() for r in rows):
+                problems.append(RowError(header_row, f"column {letter}", "",
+                                         f"column {letter} has values but no header; add a header or delete it"))
+            continue  # an empty unnamed column (a trailing comma) is nothing
+        key = name.casefold()
+        if key in seen:
+            first = get_column_letter(seen[key] + 1)
+            problems.append(RowError(header_row, name, name,
+                                     f"the column '{name}' appears twice (columns {first} and {letter}); "
+                                     "rename or delete one"))
+            continue
+        seen[key] = pos
+        keep.append(pos)
+    if problems:
+        raise ImportFileError("; ".join(str(p.message) for p in problems[:3])
+                              + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""), problems)
+    if not rows:
+        raise ImportFileError("the file has a header but no rows")
+    columns = [header[p] for p in keep]
+    if len(keep) != width:
+        rows = [[r[p] for p in keep] for r in rows]
+    frame = pd.DataFrame(rows, columns=columns, index=pd.Index(index, name="row"), dtype=object)
+    frame.attrs["header_row"] = header_row
+    return frame
+
+
+# ---- writing ----------------------------------------------------------------------------------------------
+
+
+def neutralise(value: object) -> str:
+    """Text that a spreadsheet will not run as a formula: = + - @ (and tab/CR) at the start get a leading '."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def unneutralise(value: str) -> str:
+    """Undo :func:`neutralise` when a file we exported comes back in."""
+    if len(value) > 1 and value[0] == "'" and value[1] in "=+-@\t\r":
+        return value[1:]
+    return value
+
+
+def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """CSV (UTF-8 with a byte-order mark, so Excel shows accents right), every cell neutralised."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([neutralise(h) for h in header])
+    for r in rows:
+        w.writerow([neutralise(v) for v in r])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[object]], *, sheet: str = "Sheet1",
+               text_columns: Sequence[str] = ()) -> bytes:
+    """A formatted workbook: bold header, frozen header row, filter, fitted column widths.
+
+    Strings are neutralised (never formulas); ints stay numbers unless their column is in ``text_columns``."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet[:31]
+    ws.append([neutralise(h) for h in header])
+    widths = [len(str(h)) for h in header]
+    text_pos = {i for i, h in enumerate(header) if h in text_columns}
+    for r in rows:
+        out = []
+        for i, v in enumerate(r):
+            if isinstance(v, int) and not isinstance(v, bool) and i not in text_pos:
+                out.append(v)
+            else:
+                out.append(neutralise(v))
+            widths[i] = max(widths[i], len(str(out[-1])))
+        ws.append(out)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="E8EEF4")
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # belt and braces: a string is never stored as a formula
+                cell.number_format = "@"
+    ws.freeze_panes = "A2"
+    if ws.max_row > 1:
+        ws.auto_filter.ref = ws.dimensions
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = min(max(w + 2, 8), 60)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

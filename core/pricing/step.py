@@ -1,0 +1,38 @@
+"""Step: the flat fee of the step that contains q; no per-unit part; q=0 falls in the first step.
+
+Params: ``{"tiers": [{"up_to": "500", "flat_fee": "100"}, {"up_to": "2000", "flat_fee": "300"},
+{"up_to": None, "flat_fee": "600"}]}``. 1,500 -> $300 (Z); 500 -> $100; 501 -> $300; 0 -> $100.
+"""
+from __future__ import annotations
+
+from core.money import ONE
+from core.pricing.base import BreakdownStep, PriceResult, Usage
+from core.pricing.common import check_currency, flat_fee_text, params_dict, usage_quantity
+from core.pricing.tiers import containing_tier, read_tiers, tier_problems
+
+NAME = "step"
+LABEL = "Step"
+DESCRIPTION = "Charges one flat fee chosen by the step the period's usage falls into."
+PARAMS_EXAMPLE = {
+    "tiers": [
+        {"up_to": "500", "flat_fee": "100"},
+        {"up_to": "2000", "flat_fee": "300"},
+        {"up_to": None, "flat_fee": "600"},
+    ]
+}
+FIELDS = (("flat_fee", "flat fee"),)
+
+
+def validate(params: dict) -> list[str]:
+    problems: list[str] = []
+    p = params_dict(params, problems)
+    return problems if p is None else tier_problems(p.get("tiers"), FIELDS)
+
+
+def calculate(params: dict, usage: Usage, currency: str) -> PriceResult:
+    code = check_currency(currency)
+    p = params_dict(params)
+    q = usage_quantity(usage)
+    tier = containing_tier(read_tiers(p.get("tiers"), FIELDS), q)
+    fee = tier.values["flat_fee"]
+    return PriceResult(fee, (BreakdownStep(flat_fee_text(fee, code), ONE, fee, tier=tier.number),))

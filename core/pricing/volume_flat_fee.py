@@ -1,0 +1,42 @@
+"""Volume with flat fee: the tier that contains q supplies a flat fee plus the rate for all units.
+
+Params: ``{"tiers": [{"up_to": "500", "unit_price": "0.01", "flat_fee": "50"}, {"up_to": "2000",
+"unit_price": "0.08", "flat_fee": "100"}, {"up_to": None, "unit_price": "0.06", "flat_fee": "250"}]}``.
+1,500 -> $100 + 1,500 × $0.08 = $220 (Z); 400 -> $54; 2,500 -> $400; 0 -> $50 (first tier's fee).
+"""
+from __future__ import annotations
+
+from core.money import ONE
+from core.pricing.base import BreakdownStep, PriceResult, Usage
+from core.pricing.common import add, check_currency, flat_fee_text, mul, params_dict, units_text, usage_quantity
+from core.pricing.tiers import containing_tier, read_tiers, tier_problems
+
+NAME = "volume_flat_fee"
+LABEL = "Volume with flat fee"
+DESCRIPTION = "Charges the flat fee of the tier the period's usage falls into plus that tier's rate for all units."
+PARAMS_EXAMPLE = {
+    "tiers": [
+        {"up_to": "500", "unit_price": "0.01", "flat_fee": "50"},
+        {"up_to": "2000", "unit_price": "0.08", "flat_fee": "100"},
+        {"up_to": None, "unit_price": "0.06", "flat_fee": "250"},
+    ]
+}
+FIELDS = (("unit_price", "rate"), ("flat_fee", "flat fee"))
+
+
+def validate(params: dict) -> list[str]:
+    problems: list[str] = []
+    p = params_dict(params, problems)
+    return problems if p is None else tier_problems(p.get("tiers"), FIELDS)
+
+
+def calculate(params: dict, usage: Usage, currency: str) -> PriceResult:
+    code = check_currency(currency)
+    p = params_dict(params)
+    q = usage_quantity(usage)
+    tier = containing_tier(read_tiers(p.get("tiers"), FIELDS), q)
+    fee, rate = tier.values["flat_fee"], tier.values["unit_price"]
+    steps = [BreakdownStep(flat_fee_text(fee, code), ONE, fee, tier=tier.number)] if fee > 0 else []
+    if q > 0 or not steps:
+        steps.append(BreakdownStep(units_text(q, rate, code), q, mul(q, rate), tier=tier.number))
+    return PriceResult(add(*(s.amount for s in steps)), tuple(steps))
