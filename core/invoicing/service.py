@@ -196,7 +196,7 @@ def regenerate_draft(session: Session, actor: Actor, invoice_id: int) -> Invoice
     contract = session.get(Contract, inv.contract_id)
     customer = session.get(Customer, inv.customer_id)
     before = inv.total
-    session.exec(delete(InvoiceLine).where(InvoiceLine.invoice_id == inv.id))
+    session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == inv.id))
     loaded = _load_terms(session, [contract])
     usage = _usage_for(session, [contract], {customer.id: customer}, loaded, inv.period_start, inv.period_end)
     _build(session, contract, customer, loaded[contract.id][0], usage[contract.id], inv.period_start,
@@ -211,8 +211,9 @@ def delete_draft(session: Session, actor: Actor, invoice_id: int) -> None:
     inv = get_invoice(session, invoice_id)
     if inv.status not in EDITABLE:
         raise UserError(f"invoice {inv.number} is {inv.status}; only drafts can be deleted")
-    session.exec(delete(InvoiceLine).where(InvoiceLine.invoice_id == inv.id))
+    session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == inv.id))
     session.delete(inv)
+    session.flush()
     audit.record(session, actor=actor.username, action="invoice.delete_draft", entity_type="invoice",
                  entity_id=invoice_id, details={"total": inv.total, "period_start": inv.period_start})
 
