@@ -30,8 +30,18 @@ def record(session: Session, *, actor: str, action: str, entity_type: str, entit
     return entry
 
 
-def recent(session: Session, *, limit: int = 200, action: str | None = None) -> list[AuditLog]:
+def recent(session: Session, *, limit: int = 200, action: str | None = None,
+           actor: str | None = None) -> list[AuditLog]:
     q = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
     if action:
         q = q.where(AuditLog.action == action)
+    if actor:
+        q = q.where(AuditLog.actor == actor)
     return list(session.exec(q))
+
+
+def filter_choices(session: Session) -> tuple[list[str], list[str]]:
+    """Every action and every actor in the log, for the audit page's filters."""
+    actions = session.exec(select(AuditLog.action).distinct().order_by(AuditLog.action)).all()
+    actors = session.exec(select(AuditLog.actor).distinct().order_by(AuditLog.actor)).all()
+    return list(actions), list(actors)

@@ -23,6 +23,8 @@ class ColumnMatch:
     unused: list[str] = field(default_factory=list)  # file columns feeding no field, in file order
     errors: list[RowError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. a second candidate column left unused
+    alternates: list[str] = field(default_factory=list)  # columns left unused because another fed their field
+    excluded: list[str] = field(default_factory=list)  # columns the mapping said not to import
 
     @property
     def by_column(self) -> dict[str, str]:
@@ -51,6 +53,7 @@ def match_columns(columns: Sequence[str], aliases: Mapping[str, Sequence[str]], 
             continue
         if not target:
             skipped.add(col)
+            m.excluded.append(col)
             continue
         if target not in aliases:
             m.errors.append(RowError(header_row, col, "", f"'{target}' is not a field that can be imported "
@@ -73,6 +76,7 @@ def match_columns(columns: Sequence[str], aliases: Mapping[str, Sequence[str]], 
             candidates = candidates[1:]
         for other in candidates:
             m.notes.append(f"the column '{other}' is not imported: '{m.fields[fld]}' is used for {fld}")
+            m.alternates.append(other)
             skipped.add(other)
     m.unused = [c for c in columns if c not in taken]
     for fld in required:

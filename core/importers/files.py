@@ -45,7 +45,7 @@ def read_table(data: bytes, filename: str) -> pd.DataFrame:
 
     Columns are the header cells (trimmed), the index is the spreadsheet row number of each data row,
     completely empty rows are left out. Raises :class:`ImportFileError` with a plain-words message when
-    the file cannot be used.
+    the file cannot be used. ``frame.attrs["notes"]`` holds remarks for the user (other sheets not read).
     """
     if data is None or len(data) == 0:
         raise ImportFileError("the file is empty")
@@ -60,16 +60,18 @@ def read_table(data: bytes, filename: str) -> pd.DataFrame:
         if kind:
             raise ImportFileError(f"this file is not a CSV text file (it looks like {kind}); "
                                   "export it as CSV, or upload the workbook as .xlsx")
-        records = _csv_records(data, delimiter="\t" if ext == ".tsv" else None)
+        records, notes = _csv_records(data, delimiter="\t" if ext == ".tsv" else None), []
     elif ext in XLSX_EXTENSIONS:
-        records = _xlsx_records(data)
+        records, notes = _xlsx_records(data)
     elif ext == ".xls":
         raise ImportFileError("old Excel files (.xls) cannot be read: open it in Excel and save it as .xlsx or .csv")
     else:
         shown = ext or "without an extension"
         raise ImportFileError(f"cannot read a file {'of type ' + shown if ext else shown}: "
                               "upload a .csv or .xlsx file")
-    return _table(records)
+    frame = _table(records)
+    frame.attrs["notes"] = notes
+    return frame
 
 
 def _binary_kind(data: bytes) -> str | None:
@@ -155,7 +157,8 @@ def _csv_records(data: bytes, *, delimiter: str | None) -> Iterable[tuple[int, l
     return records
 
 
-def _xlsx_records(data: bytes) -> list[tuple[int, list[str]]]:
+def _xlsx_records(data: bytes) -> tuple[list[tuple[int, list[str]]], list[str]]:
+    """(records, notes): the first sheet's rows; a note names any other sheets, which are not read."""
     from openpyxl import load_workbook
 
     if not data.startswith(b"PK\x03\x04"):
@@ -173,24 +176,34 @@ def _xlsx_records(data: bytes) -> list[tuple[int, list[str]]]:
                               "open it in Excel and save it again") from None
     try:
         ws = wb.worksheets[0]
+        others = [w.title for w in wb.worksheets[1:]]
+        notes = [f"only the first sheet, '{ws.title}', is read; the other sheets are not: "
+                 + ", ".join(f"'{t}'" for t in others)] if others else []
         ws.reset_dimensions()  # never trust the stored size: some writers record it wrong
         header: list[str] | None = None
         records: list[tuple[int, list[str]]] = []
         problems: list[RowError] = []
-        for cells in ws.iter_rows():
-            row_no = next((c.row for c in cells if getattr(c, "row", None)), None)
-            if row_no is None:
-                continue
-            values = [""] * (max((c.column for c in cells if getattr(c, "column", None)), default=0))
+        for cells in ws.iter_rows():  # cells come in column order from column A; gaps are empty cells
+            values: list[str] = []
+            row_no = 0
             for c in cells:
-                if getattr(c, "column", None) is None or c.value is None:
+                v = c.value
+                if v is None:
+                    values.append("")
                     continue
-                col_name = (header[c.column - 1] if header and c.column - 1 < len(header) and header[c.column - 1]
-                            else get_column_letter(c.column))
+                row_no = c.row
+                kind = c.data_type
+                if (kind == "s" and type(v) is str) or (kind == "n" and type(v) is int):  # noqa: E721 - fast path
+                    values.append(str(v))
+                    continue
                 text, problem = _cell_text(c)
                 if problem:
-                    problems.append(RowError(row_no, col_name, text, problem))
-                values[c.column - 1] = text
+                    name = header[c.column - 1] if header and c.column <= len(header) and header[c.column - 1] \
+                        else get_column_letter(c.column)
+                    problems.append(RowError(row_no, name, text, problem))
+                values.append(text)
+            if not row_no:
+                continue
             if header is None:
                 if any(v.strip() for v in values):
                     header = [v.strip() for v in values]
@@ -205,7 +218,7 @@ def _xlsx_records(data: bytes) -> list[tuple[int, list[str]]]:
         raise ImportFileError(f"row {first.row}, column {first.column}: {first.message}{more}", problems)
     if not records:
         raise ImportFileError("the file is empty")
-    return records
+    return records, notes
 
 
 def _cell_text(cell) -> tuple[str, str]:  # noqa: ANN001 - openpyxl cell
@@ -287,10 +300,10 @@ def _table(records: Iterable[tuple[int, list[str]]]) -> pd.DataFrame:
             continue  # an empty unnamed column (a trailing comma) is nothing
         key = name.casefold()
         if key in seen:
-            first = get_column_letter(seen[key] + 1)
+            first = header[seen[key]]
             problems.append(RowError(header_row, name, name,
-                                     f"the column '{name}' appears twice (columns {first} and {letter}); "
-                                     "rename or delete one"))
+                                     f"the column '{first}' appears twice (columns "
+                                     f"{get_column_letter(seen[key] + 1)} and {letter}); rename or delete one"))
             continue
         seen[key] = pos
         keep.append(pos)
@@ -335,11 +348,10 @@ def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
-def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[object]], *, sheet: str = "Sheet1",
-               text_columns: Sequence[str] = ()) -> bytes:
+def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[object]], *, sheet: str = "Sheet1") -> bytes:
     """A formatted workbook: bold header, frozen header row, filter, fitted column widths.
 
-    Strings are neutralised (never formulas); ints stay numbers unless their column is in ``text_columns``."""
+    Strings are neutralised and stored as text (never formulas); ints stay numbers."""
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
 
@@ -348,11 +360,10 @@ def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[object]], *, sheet
     ws.title = sheet[:31]
     ws.append([neutralise(h) for h in header])
     widths = [len(str(h)) for h in header]
-    text_pos = {i for i, h in enumerate(header) if h in text_columns}
     for r in rows:
         out = []
         for i, v in enumerate(r):
-            if isinstance(v, int) and not isinstance(v, bool) and i not in text_pos:
+            if isinstance(v, int) and not isinstance(v, bool):
                 out.append(v)
             else:
                 out.append(neutralise(v))

@@ -65,6 +65,7 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)  # file header -> field it feeds
     preset: str | None = None  # detected export format (customers): counting_house | hubspot | salesforce
+    unreadable: bool = False  # the file itself could not be read (nothing was checked row by row)
     committed: bool = False
     created: int = 0
     updated: int = 0
@@ -93,9 +94,9 @@ class ImportReport:
 
     def summary(self) -> str:
         """'1,000 rows: 990 accepted, 8 duplicates skipped, 2 rejected' (+ what was or would be written)."""
-        head = f"{_plural(self.total_rows, 'row')}: "
-        if self.file_errors:
-            first = self.file_errors[0]
+        head = "" if self.unreadable else f"{_plural(self.total_rows, 'row')}: "
+        if self.unreadable or self.file_errors:
+            first = self.errors[0] if self.unreadable else self.file_errors[0]
             more = len(self.errors) - 1
             tail = f" (and {_plural(more, 'more problem')})" if more else ""
             return f"{head}nothing imported — {first}{tail}"
@@ -104,7 +105,7 @@ class ImportReport:
             parts.append(f"{_plural(len(self.duplicates), 'duplicate')} skipped")
         parts.append(f"{_n(self.rejected_rows)} rejected")
         text = head + ", ".join(parts)
-        detail = self._detail()
+        detail = "" if self.errors else self._detail()
         if detail:
             text += f" ({detail})"
         if self.errors:
@@ -134,5 +135,5 @@ class ImportReport:
         w = csv.writer(buf, lineterminator="\r\n")
         w.writerow(["row", "column", "value", "problem"])
         for e in sorted(self.errors, key=lambda e: (e.row, e.column)):
-            w.writerow([e.row, neutralise(e.column), neutralise(e.value), neutralise(e.message)])
+            w.writerow([e.row or "", neutralise(e.column), neutralise(e.value), neutralise(e.message)])
         return buf.getvalue().encode("utf-8-sig")

@@ -1,0 +1,53 @@
+"""Small helpers for the importers' bulk paths (Core statements through the session's connection)."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, String, any_, bindparam, func, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel import Session
+
+
+def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def in_chunk_size(session: Session) -> int:
+    """How many values one lookup sends (SQLite's JSON array / PostgreSQL's array / a plain ``IN`` list)."""
+    return 50_000 if session.get_bind().dialect.name in ("sqlite", "postgresql") else 1_000
+
+
+def value_in(session: Session, col: Column, values: Sequence[str]):
+    """``col IN values`` that binds one parameter however many values there are: a JSON array on SQLite
+    (``IN (SELECT value FROM json_each(?))``), an array on PostgreSQL (``= ANY(?)``), else a plain list.
+    Callers still pass at most :func:`in_chunk_size` values at a time."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        listed = select(literal_column("value")).select_from(
+            func.json_each(bindparam("values", json.dumps(list(values)), type_=String)))
+        return col.in_(listed.scalar_subquery())
+    if dialect == "postgresql":
+        return col == any_(bindparam("values", list(values), type_=ARRAY(String)))
+    return col.in_(list(values))
+
+
+def existing_values(session: Session, col: Column, values: Sequence[str]) -> set[str]:
+    """Which of ``values`` are stored in ``col``: one query per :func:`in_chunk_size` values, never one per value."""
+    found: set[str] = set()
+    for part in chunks(list(values), in_chunk_size(session)):
+        found.update(session.execute(select(col).where(value_in(session, col, part))).scalars())
+    return found
+
+
+def for_column(column: Column, naive_utc: datetime) -> datetime:
+    """A naive UTC datetime in the form the column's type binds: aware (UTC) for a timezone-aware column."""
+    if getattr(column.type, "timezone", False):
+        return naive_utc.replace(tzinfo=UTC)
+    return naive_utc
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
