@@ -61,10 +61,6 @@ class DraftInvoice:
     total: Decimal
 
 
-def _qty(q: Decimal, unit: str) -> str:
-    return f"{format_number(q)} {unit}" if unit and unit != "unit" else format_number(q)
-
-
 def _usage_line(line: LineTerms, usage: Usage, currency: str, start: date, end: date, order: int) -> DraftLine:
     used = usage.quantity
     billed = pricing.apply_free_units(usage, line.free_units) if line.free_units > 0 else usage
@@ -72,7 +68,7 @@ def _usage_line(line: LineTerms, usage: Usage, currency: str, start: date, end: 
     amount = round_money(result.amount, currency)
     parts = []
     if line.free_units > 0:
-        parts.append(f"{_qty(used, line.unit_name)} used − {format_number(line.free_units)} free = "
+        parts.append(f"{format_number(used)} used − {format_number(line.free_units)} free = "
                      f"{format_number(billed.quantity)} billed")
     parts.append(result.summary or format_money(amount, currency))
     return DraftLine(line.id, "usage", line.description, used, amount, "; ".join(parts), start, end, order)
