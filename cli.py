@@ -140,13 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     engine = make_engine()
-    upgrade(engine)
     try:
+        upgrade(engine)
         with session_scope(engine) as session:
             message = args.func(session, args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        engine.dispose()
     print(message)
     return 0
 

@@ -1,0 +1,136 @@
+"""Billable metrics: the rules that turn usage events into the quantities contract lines charge for."""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import pandas as pd
+import streamlit as st
+
+from core.billing.periods import add_months, format_period, month_period
+from core.customers import find_customers
+from core.errors import UserError
+from core.metering.metrics import AGGREGATIONS, MetricSpec, aggregate, create_metric, get_metric, list_metrics, \
+    validate_metric
+from ui.format import qty
+from ui.state import actor, page_header, session
+
+me = actor()
+page_header("Billable metrics", "A billable metric turns usage events into the quantity a contract line charges "
+            "for — for example “the sum of all api_request quantities in the month”. Check the list, define a "
+            "new metric, or preview what a metric gives each customer for a month.")
+nonce = st.session_state.setdefault("metrics_form_nonce", 0)
+if flash := st.session_state.pop("metrics_flash", None):
+    st.success(flash, icon=":material/check_circle:")
+
+
+def how(aggregation: str, unique_property: str) -> str:
+    label = AGGREGATIONS.get(aggregation, aggregation)
+    return f"{label} ({unique_property})" if unique_property else label
+
+
+def parse_filters(text: str) -> tuple[dict[str, str], list[str]]:
+    """'region=EU-West' lines -> {'region': 'EU-West'}, and a problem per line that is not property=value."""
+    out, problems = {}, []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            problems.append(f"filters: line {n} (“{line.strip()}”) must look like property=value, "
+                            "for example region=EU-West")
+        else:
+            out[key.strip()] = value.strip()
+    return out, problems
+
+
+with session() as s:
+    stored = [(m.id, m.code, m.name, m.event_name, how(m.aggregation, m.unique_property),
+               ", ".join(f"{k} = {v}" for k, v in m.filters.items()), m.group_by) for m in list_metrics(s)]
+
+tab_list, tab_new, tab_preview = st.tabs(["Metrics", "New metric", "Preview a month"])
+
+with tab_list:
+    st.caption(f"{len(stored)} metrics. Contract lines refer to a metric by its code.")
+    st.dataframe(pd.DataFrame([r[1:] for r in stored],
+                              columns=["Code", "Name", "Event", "Quantity is", "Only events with", "Split by"]),
+                 hide_index=True, width="stretch", height=35 * min(len(stored), 20) + 38)
+
+with tab_new:
+    if not me.can("metrics:write"):
+        st.info("Your role can look at metrics but not define them.")
+    else:
+        st.caption("Choose how events become a quantity first; the form then asks only for what that needs.")
+        aggregation = st.columns(2)[0].selectbox("The quantity is the…", list(AGGREGATIONS),
+                                                 format_func=AGGREGATIONS.get, key="metrics_new_aggregation")
+        with st.form(f"metrics_new_{nonce}"):
+            spots = {}
+            left, right = st.columns(2)
+            code = left.text_input("Code", placeholder="for example api_calls",
+                                   help="Lower-case letters, digits, - and _. Contract lines use it.")
+            spots["code"] = left.empty()
+            name = right.text_input("Name", placeholder="for example API calls", help="Shown on invoices and reports.")
+            spots["name"] = right.empty()
+            event = left.text_input("Event name", placeholder="for example api_request",
+                                    help="The event_name column of the usage file that this metric counts.")
+            spots["event name"] = left.empty()
+            unique = ""
+            if aggregation == "unique_count":
+                unique = right.text_input("Property whose distinct values are counted",
+                                          placeholder="for example user_id")
+                spots["unique property"] = right.empty()
+            filters = left.text_area("Only events with (optional)", placeholder="for example region=EU-West",
+                                     help="One property=value per line; events must match every line.")
+            spots["filters"] = left.empty()
+            group_by = right.text_input("Split by property (optional)", placeholder="for example region",
+                                        help="One quantity per value of this property, for matrix prices.")
+            submitted = st.form_submit_button("Create the metric", type="primary")
+        if submitted:
+            parsed, problems = parse_filters(filters)
+            spec = MetricSpec(code=code.strip().lower(), name=name, event_name=event, aggregation=aggregation,
+                              unique_property=unique, filters=parsed, group_by=group_by)
+            problems += validate_metric(spec)
+            if not problems:
+                try:
+                    with session() as s:
+                        created = create_metric(s, me, spec).code
+                    st.session_state["metrics_flash"] = f"Metric {created} created."
+                    st.session_state["metrics_form_nonce"] += 1
+                    st.rerun()
+                except UserError as exc:
+                    problems = [str(exc)]
+            for p in problems:
+                field, _, text = p.partition(": ")
+                if field in spots:
+                    spots[field].error(text[:1].upper() + text[1:], icon=":material/error:")
+                else:
+                    st.error(p, icon=":material/error:")
+            st.error("The metric was not created — correct the fields marked in red.", icon=":material/error:")
+
+with tab_preview:
+    if not stored:
+        st.info("Define a metric first.")
+        st.stop()
+    st.caption("What a metric gives each customer for one month, from the usage stored now.")
+    left, right = st.columns(2)
+    labels = {r[0]: f"{r[2]} ({r[1]})" for r in stored}
+    picked = left.selectbox("Metric", list(labels), format_func=labels.__getitem__, key="metrics_preview_metric")
+    this_month = date.today().replace(day=1)
+    first = right.selectbox("Month", [add_months(this_month, -i) for i in range(13)], index=1,
+                            format_func=lambda d: d.strftime("%B %Y"), key="metrics_preview_month")
+    start, end = month_period(first.year, first.month)
+    with session() as s:
+        results = aggregate(s, get_metric(s, picked), datetime.combine(start, time.min),
+                            datetime.combine(end, time.min))
+        names = {c.external_id: c.name for c in find_customers(s, limit=100_000)}
+    if not results:
+        st.info(f"No matching events in {format_period(start, end)}.")
+    else:
+        rows = [(c, names.get(c, ""), qty(r.quantity), f"{r.events:,}",
+                 ", ".join(f"{g}: {qty(v)}" for g, v in sorted(r.groups.items())) if r.groups else "")
+                for c, r in sorted(results.items(), key=lambda kv: names.get(kv[0], kv[0]))]
+        st.dataframe(pd.DataFrame(rows, columns=["Customer id", "Name", "Quantity", "Events", "Split"]),
+                     hide_index=True, width="stretch", height=35 * min(len(rows), 20) + 38,
+                     column_config={"Quantity": st.column_config.TextColumn(alignment="right", width="small"),
+                                    "Events": st.column_config.TextColumn(alignment="right", width="small"),
+                                    "Split": st.column_config.TextColumn(width="large")})
+        st.caption(f"{len(rows)} customers with events in {format_period(start, end)}.")

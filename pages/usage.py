@@ -1,0 +1,118 @@
+"""Usage: upload usage files (checked first, saved all-or-nothing), then see the billable quantities per month."""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.billing.periods import add_months, format_period, month_period
+from core.customers import find_customers
+from core.importers.files import write_csv
+from core.importers.usage import import_usage, preview_usage
+from core.metering.metrics import AGGREGATIONS, aggregate, events_behind, get_metric, list_metrics
+from ui.format import qty
+from ui.state import actor, page_header, session
+from ui.uploads import Upload, upload_panel
+
+me = actor()
+page_header("Usage", "What your customers used. Upload the month's usage file — every row is checked before "
+            "anything is saved, and events already stored are skipped, never counted twice. Below, check the "
+            "billable quantity per customer before you generate invoices.")
+
+COLUMNS = pd.DataFrame([
+    ("idempotency_key", "yes", "A unique id per event, e.g. evt-2026-10-000123. An event whose id is already "
+                               "stored is skipped as a duplicate."),
+    ("customer_external_id", "yes", "The customer id as shown on the Customers page, e.g. ACME-001."),
+    ("event_name", "yes", "What happened; a billable metric must use this event, e.g. api_request."),
+    ("timestamp", "yes", "When it happened, in UTC: 2026-10-31, 2026-10-31 14:30 or 2026-10-31T14:30:00Z."),
+    ("quantity", "no", "How much, with a point for decimals (18.4). Leave empty for events that are only counted."),
+    ("any other column", "no", "Kept as a property of the event (region, user_id…) for metric filters and "
+                               "group-by."),
+], columns=["Column", "Required", "What it holds"])
+TEMPLATE = [["idempotency_key", "customer_external_id", "event_name", "timestamp", "quantity", "region"],
+            ["evt-2026-10-000001", "ACME-001", "api_request", "2026-10-01T09:30:00Z", "1200", ""],
+            ["evt-2026-10-000002", "GLOBEX-002", "data_transfer", "2026-10-01T10:00:00Z", "18.4", "US-East"]]
+
+st.subheader("Upload a usage file")
+with st.expander("What the file must contain", icon=":material/help:"):
+    st.dataframe(COLUMNS, hide_index=True, width="stretch",
+                 column_config={"What it holds": st.column_config.TextColumn(width="large")})
+    st.download_button("Download a template (CSV)", write_csv(TEMPLATE[0], TEMPLATE[1:]),
+                       file_name="usage-template.csv", mime="text/csv", icon=":material/description:")
+if me.can("usage:write"):
+    upload_panel(Upload(key="usage_import", noun=("usage event", "usage events"),
+                        preview=lambda s, data, name: preview_usage(s, data, name),
+                        commit=lambda s, data, name, progress: import_usage(s, me, data, name, progress=progress),
+                        count=lambda r: len(r.rows)), can_write=True)
+else:
+    st.caption("Your role can look at usage but not upload it; ask someone in Ops or Finance.")
+
+st.subheader("Usage by month")
+this_month = date.today().replace(day=1)
+months = [add_months(this_month, -i) for i in range(13)]
+start = st.columns([1, 2])[0].selectbox(
+    "Month", months, index=1, format_func=lambda d: d.strftime("%B %Y"), key="usage_month",
+    help="The last complete month is chosen first: the one invoices are generated for.")
+start, end = month_period(start.year, start.month)
+since, until = datetime.combine(start, time.min), datetime.combine(end, time.min)
+
+with session() as s:
+    stored = list_metrics(s)
+    metrics = {m.id: (m.code, m.name, m.aggregation) for m in stored}
+    results = {m.id: aggregate(s, m, since, until) for m in stored}  # one query per metric, all customers
+    names = {c.external_id: c.name for c in find_customers(s, limit=100_000)}
+
+customers = sorted({c for per in results.values() for c in per}, key=lambda c: names.get(c, c))
+if not metrics:
+    st.info("No billable metrics yet: define them on the Billable metrics page, then upload usage.")
+    st.stop()
+if not customers:
+    st.info(f"No usage is stored for {format_period(start, end)}. Upload the month's file above, or pick "
+            "another month.")
+    st.stop()
+
+table = pd.DataFrame(
+    [[c, names.get(c, "")]
+     + [qty(results[mid][c].quantity) if c in results[mid] else "" for mid in metrics] for c in customers],
+    columns=["Customer id", "Name"] + [metrics[mid][1] for mid in metrics])
+st.caption(f"Billable quantity per customer for {format_period(start, end)}, {len(customers)} customers with "
+           "usage. An empty cell means no events for that metric.")
+st.dataframe(table, hide_index=True, width="stretch", height=35 * min(len(customers), 20) + 38,
+             column_config={"Customer id": st.column_config.TextColumn(pinned=True),
+                            "Name": st.column_config.TextColumn(pinned=True),
+                            **{metrics[mid][1]: st.column_config.TextColumn(alignment="right") for mid in metrics}})
+
+chosen = st.columns([3, 2])[0].selectbox(
+    "Metric for the chart", list(metrics), key="usage_metric",
+    format_func=lambda mid: f"{metrics[mid][1]} — {AGGREGATIONS[metrics[mid][2]].lower()}")
+ranked = sorted(results[chosen].items(), key=lambda kv: kv[1].quantity, reverse=True)
+top = ranked[:10]
+if not top:
+    st.info(f"No events for {metrics[chosen][1]} in {format_period(start, end)}.")
+    st.stop()
+fig = go.Figure(go.Bar(x=[names.get(c, c) for c, _ in top], y=[r.quantity for _, r in top],
+                       text=[qty(r.quantity) for _, r in top], textposition="outside",
+                       hovertemplate="%{x}: %{text}<extra></extra>", marker_color="#0F766E"))
+fig.update_layout(title=f"Top {len(top)} customers — {metrics[chosen][1]}, {format_period(start, end)}",
+                  height=380, margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(tickformat=",~r"))
+st.plotly_chart(fig, width="stretch")
+
+with st.expander("Events behind a number", icon=":material/manage_search:", expanded=False):
+    st.caption("Pick a customer to see the events that make up their quantity for this metric and month.")
+    who = st.selectbox("Customer", [c for c, _ in ranked], key="usage_behind_customer",
+                       format_func=lambda c: f"{names.get(c, c)} ({c}) — {qty(results[chosen][c].quantity)}")
+    with session() as s:
+        events = events_behind(s, get_metric(s, chosen), since, until, who)
+        rows = [(e.timestamp.strftime("%Y-%m-%d %H:%M:%S"), "" if e.quantity is None else qty(e.quantity),
+                 ", ".join(f"{k}={v}" for k, v in sorted(e.properties.items())), e.idempotency_key, e.source)
+                for e in events]
+    res = results[chosen][who]
+    if res.groups:
+        st.markdown("By " + ", ".join(f"**{g}**: {qty(v)}" for g, v in sorted(res.groups.items())))
+    st.dataframe(pd.DataFrame(rows, columns=["When (UTC)", "Quantity", "Properties", "Event id", "Source"]),
+                 hide_index=True, width="stretch",
+                 column_config={"Quantity": st.column_config.TextColumn(alignment="right")})
+    shown = f"the first {len(rows):,} of {res.events:,}" if res.events > len(rows) else f"all {len(rows):,}"
+    st.caption(f"Showing {shown} events.")

@@ -1,0 +1,75 @@
+"""Users: who can sign in, and what their role lets them do."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.auth import MIN_PASSWORD_LENGTH, ROLE_LABELS, create_user, list_users, set_role
+from core.errors import UserError
+from ui.state import actor, page_header, run_action, session
+
+me = actor()
+can_write = me.can("users:write")
+page_header("Users", "Who can sign in and what each person may do. Give everyone their own account and the "
+            "smallest role that fits their work; every change here is written to the audit log.")
+st.info("Passwords are stored only as one-way hashes: nobody — not even an admin — can see them, and this page "
+        "never shows them.", icon=":material/lock:")
+nonce = st.session_state.setdefault("users_form_nonce", 0)
+if flash := st.session_state.pop("users_flash", None):
+    st.success(flash, icon=":material/check_circle:")
+
+with session() as s:
+    users = [(u.username, u.full_name, ROLE_LABELS.get(u.role, u.role), "yes" if u.active else "no",
+              u.created_at.strftime("%d %b %Y"), u.role) for u in list_users(s, me)]
+st.dataframe(pd.DataFrame([u[:5] for u in users], columns=["Username", "Full name", "Role", "Can sign in",
+                                                            "Added on"]),
+             hide_index=True, width="stretch")
+with st.expander("What each role may do", icon=":material/badge:"):
+    st.markdown("\n".join(f"- **{label.split(' — ')[0]}** — {label.split(' — ', 1)[-1]}"
+                          for label in ROLE_LABELS.values()))
+
+if not can_write:
+    st.caption("Only an admin can add users or change roles.")
+    st.stop()
+
+add, change = st.columns(2, gap="large")
+with add:
+    st.subheader("Add a user")
+    with st.form(f"users_new_{nonce}"):
+        username = st.text_input("Username", placeholder="for example jane", help="What they type to sign in.")
+        full_name = st.text_input("Full name")
+        role = st.selectbox("Role", list(ROLE_LABELS), index=list(ROLE_LABELS).index("viewer"),
+                            format_func=ROLE_LABELS.get)
+        pw = st.text_input(f"Password (at least {MIN_PASSWORD_LENGTH} characters)", type="password",
+                           help="Tell the person in person or by phone; it is not shown again.")
+        pw2 = st.text_input("Repeat the password", type="password")
+        submitted = st.form_submit_button("Add the user", type="primary")
+    if submitted:
+        if pw != pw2:
+            st.error("The two passwords differ; type the same password twice.", icon=":material/error:")
+        else:
+            try:
+                with session() as s:
+                    made = create_user(s, me, username=username, password=pw, role=role, full_name=full_name)
+                    made_name = made.username
+                st.session_state["users_flash"] = f"User {made_name} added as {ROLE_LABELS[role].split(' — ')[0]}."
+                st.session_state["users_form_nonce"] += 1
+                st.rerun()
+            except UserError as exc:
+                st.error(f"The user was not added: {exc}.", icon=":material/error:")
+
+with change:
+    st.subheader("Change a role")
+    others = [u for u in users if u[0] != me.username]
+    if not others:
+        st.caption("There is nobody else yet.")
+    else:
+        with st.form("users_role"):
+            now = {u[0]: f"{u[0]} ({u[1] or 'no name'}) — now {u[2].split(' — ')[0]}" for u in others}
+            who = st.selectbox("User", list(now), format_func=now.__getitem__)
+            new_role = st.selectbox("New role", list(ROLE_LABELS), format_func=ROLE_LABELS.get)
+            if st.form_submit_button("Change the role"):
+                if run_action(lambda s: set_role(s, me, username=who, role=new_role)):
+                    st.session_state["users_flash"] = f"{who} is now {ROLE_LABELS[new_role].split(' — ')[0]}."
+                    st.rerun()
+        st.caption("You cannot change your own role here — ask another admin, so there is always one left.")
