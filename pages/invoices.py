@@ -1,0 +1,234 @@
+"""Invoices: generate a month's drafts, review them line by line, approve (numbers them), export to Excel."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from core.analytics.overview import billing_month, invoice_months
+from core.billing.periods import add_months, format_period, month_period
+from core.customers import get_customer
+from core.db import session_scope
+from core.errors import NotFound
+from core.invoicing.export import export_invoices_xlsx
+from core.invoicing.service import (approve_invoice, approve_invoices, delete_draft, generate_drafts, get_invoice,
+                                    invoice_lines, list_invoices, regenerate_draft)
+from core.money import ZERO
+from ui.format import STATUS_LABELS, last_day, money, qty
+from ui.state import actor, engine, page_header, run_action, session
+
+me = actor()
+ss = st.session_state
+ss.setdefault("invoices_v", 0)  # bumped after every action, so the invoice picker is redrawn with fresh labels
+this_month = month_period(date.today().year, date.today().month)[0]
+with session() as s:  # this month, the two years before, and any older month that has invoices
+    MONTHS = sorted({add_months(this_month, -i) for i in range(25)} | set(invoice_months(s)), reverse=True)
+
+
+def month_label(start: date | None) -> str:
+    return "All months" if start is None else format_period(start, add_months(start, 1))
+
+
+def totals_text(rows, attr: str = "total") -> str:
+    sums: dict[str, object] = {}
+    for r in rows:
+        sums[r.currency] = sums.get(r.currency, ZERO) + getattr(r, attr)
+    return " and ".join(money(v, c) for c, v in sorted(sums.items())) or money(ZERO, "USD")
+
+
+def flash(text: str) -> None:
+    ss["invoices_flash"] = text
+    ss["invoices_v"] += 1
+    st.rerun()
+
+
+def ask(action: str, target, question: str, note: str, yes: str, no: str, done: str = "") -> None:
+    """Open the confirmation dialog for a destructive or irreversible action."""
+    ss["invoices_confirm"] = dict(action=action, target=target, question=question, note=note, yes=yes, no=no,
+                                  done=done)
+
+
+def _delete(s_, who, inv_id: int) -> bool:
+    delete_draft(s_, who, inv_id)
+    return True
+
+
+def _confirm_body() -> None:
+    c = ss["invoices_confirm"]
+    st.markdown(c["question"])
+    st.caption(c["note"])
+    with st.container(horizontal=True):
+        yes = st.button(c["yes"], type="primary", key="invoices_confirm_yes")
+        no = st.button(c["no"], key="invoices_confirm_no")
+    if no:
+        ss.pop("invoices_confirm", None)
+        st.rerun()
+    if yes:
+        ss.pop("invoices_confirm", None)
+        if c["action"] == "approve":
+            done = run_action(approve_invoices, me, c["target"])
+            if done:
+                first, last = done[0].number, done[-1].number
+                flash(f"{len(done)} invoices approved and numbered {first} to {last}." if len(done) > 1
+                      else f"Invoice approved and numbered {first}.")
+        elif run_action(_delete, me, c["target"]):
+            ss.pop("invoices_open_id", None)
+            flash(c["done"])
+
+
+_dismiss = {"on_dismiss": lambda: ss.pop("invoices_confirm", None)}
+confirm_approve = st.dialog("Approve invoices", **_dismiss)(_confirm_body)
+confirm_delete = st.dialog("Delete this draft?", **_dismiss)(_confirm_body)
+
+page_header("Invoices", ("Generate the drafts for a month, open each one to check its lines and how every amount "
+                         "was calculated, then approve it: approval gives the invoice its number and freezes it.")
+            if me.can("invoices:approve") else "Every invoice with its lines and how each amount was calculated: "
+            "filter the list, open an invoice, or export the list to Excel.")
+if msg := ss.pop("invoices_flash", None):
+    st.success(msg, icon=":material/check_circle:")
+
+if me.can("invoices:write"):
+    with st.container(border=True):
+        st.markdown("**Generate draft invoices**")
+        st.caption("Creates one draft per active contract for the month, from the contracts and the usage "
+                   "recorded. Safe to run again: contracts that already have an invoice for the month are skipped.")
+        a, b = st.columns([2, 1], vertical_alignment="bottom")
+        gen_month = a.selectbox("Billing month", MONTHS, index=MONTHS.index(billing_month()[0]),
+                                key="invoices_gen_month", format_func=month_label)
+        label = month_label(gen_month)
+        if b.button(f"Generate drafts for {label}", type="primary", icon=":material/receipt_long:"):
+            with st.spinner(f"Pricing every contract for {label}…"):
+                run = run_action(generate_drafts, me, period_start=gen_month, period_end=add_months(gen_month, 1))
+            if run is not None and run.created:
+                st.success(run.summary() + ". Review them below.", icon=":material/check_circle:")
+            elif run is not None and run.skipped_existing:
+                st.info(f"All {run.skipped_existing} active contracts already have an invoice for {label}, so "
+                        "nothing new was created. If usage arrived late, open a draft and press **Regenerate**.")
+            elif run is not None:
+                st.info(f"No active contract covers {label}: there is nothing to invoice.")
+            if run is not None:
+                ss["invoices_f_month"], ss["invoices_f_status"] = gen_month, "draft"
+
+st.subheader("Review invoices")
+f1, f2, f3 = st.columns([1, 1, 2])
+status = f1.selectbox("Status", [None, *STATUS_LABELS], key="invoices_f_status",
+                      format_func=lambda v: "All statuses" if v is None else STATUS_LABELS[v])
+month = f2.selectbox("Month", [None, *MONTHS], key="invoices_f_month", format_func=month_label)
+search = f3.text_input("Search", key="invoices_f_search", placeholder="customer name, customer id or invoice number")
+with session() as s:
+    rows = list_invoices(s, status=status, period_start=month, search=search)
+
+if not rows:
+    st.info("No invoices match these filters." + (" Generate the drafts for a month above."
+                                                  if me.can("invoices:write") else ""))
+else:
+    overdue = sum(r.overdue for r in rows)
+    st.caption(f"{len(rows):,} invoice{'s' if len(rows) != 1 else ''} · total {totals_text(rows)} · amount due "
+               f"{totals_text(rows, 'amount_due')}" + (f" · **{overdue} overdue**" if overdue else ""))
+    right = st.column_config.TextColumn(alignment="right")
+    day = st.column_config.DateColumn(format="D MMM YYYY")
+    st.dataframe(pd.DataFrame([{
+        "Number": r.number or "Draft", "Customer": r.customer, "Period": format_period(r.period_start, r.period_end),
+        "Issued": r.issue_date, "Due": r.due_date, "Status": STATUS_LABELS.get(r.status, r.status),
+        "Total": money(r.total, r.currency), "Amount due": money(r.amount_due, r.currency),
+        "Overdue": "Overdue" if r.overdue else ""} for r in rows]), hide_index=True, width="stretch",
+        column_config={"Issued": day, "Due": day, "Total": right, "Amount due": right})
+    ids, eng = [r.id for r in rows], engine()
+
+    def export() -> bytes:
+        with session_scope(eng) as xs:
+            return export_invoices_xlsx(xs, ids)
+
+    drafts = [r for r in rows if r.status == "draft"]
+    with st.container(horizontal=True):
+        st.download_button(f"Export these {len(rows)} invoices to Excel", export, icon=":material/download:",
+                           file_name=f"invoices-{month.isoformat()[:7] if month else 'all'}.xlsx",
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        if drafts and me.can("invoices:approve") and st.button(f"Approve the {len(drafts)} listed drafts…",
+                                                               icon=":material/done_all:"):
+            n = len(drafts)
+            ask("approve", [r.id for r in drafts], f"**Approve {n} invoice{'s' if n != 1 else ''} totalling "
+                f"{totals_text(drafts)}?**", "Each one gets the next invoice number and can no longer be edited, "
+                "regenerated or deleted.", "Approve", "Cancel")
+
+
+def invoice_detail(inv_id: int) -> None:
+    with session() as s:
+        inv, lines = get_invoice(s, inv_id), invoice_lines(s, inv_id)
+        cust = get_customer(s, inv.customer_id)
+    code, period = inv.currency, format_period(inv.period_start, inv.period_end)
+    due = inv.total - inv.amount_paid if inv.status != "void" else ZERO
+    late = inv.status not in ("draft", "void") and due > 0 and inv.due_date < date.today()
+    with st.container(border=True):
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.subheader(f"Invoice {inv.number}" if inv.number else f"Draft invoice for {cust.name}", width="content")
+            st.badge(STATUS_LABELS.get(inv.status, inv.status), color="gray" if inv.status == "draft" else "green")
+            if late:
+                st.badge("Overdue", color="red")
+        c1, c2, c3, c4 = st.columns(4)
+        c1.markdown(f"**Customer**  \n{cust.name}  \n{cust.external_id}")
+        c2.markdown(f"**Period**  \n{period}  \n{inv.period_start:%-d %b %Y} – {last_day(inv.period_end):%-d %b %Y}")
+        c3.markdown(f"**Issued**  \n{inv.issue_date:%-d %b %Y}")
+        c4.markdown(f"**Due**  \n{inv.due_date:%-d %b %Y}")
+        table = pd.DataFrame([{"Description": ln.description, "Quantity": qty(ln.quantity),
+                               "Amount": money(ln.amount, code), "How it was calculated": ln.breakdown}
+                              for ln in lines], columns=["Description", "Quantity", "Amount", "How it was calculated"])
+        st.table(table.style.set_properties(subset=["Quantity", "Amount"], **{"text-align": "right !important"}), hide_index=True)
+        t1, t2 = st.columns([2, 1])
+        for name, value in (("Subtotal", inv.subtotal), ("Tax", inv.tax), ("**Total**", inv.total),
+                            ("Paid", inv.amount_paid), ("**Amount due**", due)):
+            k, v = t2.columns(2)
+            k.markdown(name)
+            v.markdown(f"**{money(value, code)}**" if name.startswith("**") else money(value, code),
+                       text_alignment="right")
+    with t1:
+        if inv.status != "draft":
+            st.caption(f"Approved by {inv.approved_by or 'unknown'} on {inv.approved_at:%-d %b %Y}. An approved invoice "
+                       "cannot be changed; corrections are made with a credit note." if inv.approved_at
+                       else "This invoice can no longer be changed.")
+            return
+        st.caption("This is a draft: check the lines, then approve it. If usage arrived after it was generated, "
+                   "regenerate it first." if me.can("invoices:approve") else
+                   "This is a draft: it can still change, and finance approves it before it goes to the customer.")
+        with st.container(horizontal=True):
+            if me.can("invoices:approve") and st.button("Approve", type="primary", icon=":material/verified:",
+                                                          key="invoices_approve"):
+                if (done := run_action(approve_invoice, me, inv_id)) is not None:
+                    flash(f"Invoice approved and numbered {done.number} ({cust.name}, {period}, "
+                          f"{money(done.total, code)}).")
+            if me.can("invoices:write") and st.button("Regenerate", icon=":material/refresh:", key="invoices_regen",
+                                                      help="Recalculate from the current usage and contract."):
+                if (done := run_action(regenerate_draft, me, inv_id)) is not None:
+                    flash(f"Draft recalculated from the current usage: total {money(inv.total, code)} → "
+                          f"{money(done.total, code)}.")
+            if me.can("invoices:delete") and st.button("Delete draft", icon=":material/delete:", key="invoices_delete"):
+                ask("delete", inv_id, f"The draft for **{cust.name}, {period} ({money(inv.total, code)})** will "
+                    "be deleted.", "Generating that month again creates it afresh from the contract and the usage.",
+                    "Delete the draft", "Keep it", f"The draft for {cust.name}, {period} was deleted.")
+
+
+def pick_label(number, customer: str, start: date, end: date, total, code: str) -> str:
+    return f"{number or 'Draft'} · {customer} · {format_period(start, end)} · {money(total, code)}"
+
+
+choices = {r.id: pick_label(r.number, r.customer, r.period_start, r.period_end, r.total, r.currency) for r in rows}
+if (opened_id := ss.get("invoices_open_id")) is not None and opened_id not in choices:
+    with session() as s:  # keep the open invoice open when the filters no longer list it (just approved)
+        try:
+            inv = get_invoice(s, opened_id)
+            choices = {opened_id: pick_label(inv.number, get_customer(s, inv.customer_id).name, inv.period_start,
+                                             inv.period_end, inv.total, inv.currency), **choices}
+        except NotFound:
+            ss.pop("invoices_open_id", None)
+if choices:
+    ids = list(choices)
+    opened = st.selectbox("Open an invoice", ids, key=f"invoices_open_{ss['invoices_v']}",
+                          index=ids.index(opened_id) if opened_id in ids else None,
+                          placeholder="Choose an invoice to see its lines", format_func=choices.get)
+    ss["invoices_open_id"] = opened
+    if opened is not None:
+        invoice_detail(opened)
+
+if confirm := ss.get("invoices_confirm"):
+    (confirm_approve if confirm["action"] == "approve" else confirm_delete)()
