@@ -25,7 +25,7 @@ sysdeps:
 
 run: venv
 	$(PY) -m cli seed-demo --if-empty
-	$(PY) -m streamlit run app.py $(RUN_ARGS)
+	$(PY) -m ui.serve $(RUN_ARGS)
 
 test: venv sysdeps
 	@bash scripts/with_postgres.sh bash scripts/run_pytest.sh $(PYTEST_ARGS)

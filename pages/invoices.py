@@ -11,7 +11,6 @@ from core.billing.periods import add_months, format_period, month_period
 from core.customers import get_customer
 from core.db import session_scope
 from core.errors import NotFound
-from core.invoicing.export import export_invoices_xlsx
 from core.invoicing.service import (approve_invoice, approve_invoices, delete_draft, generate_drafts, get_invoice,
                                     invoice_lines, list_invoices, regenerate_draft)
 from core.money import ZERO
@@ -137,6 +136,8 @@ else:
     ids, eng = [r.id for r in rows], engine()
 
     def export() -> bytes:
+        from core.invoicing.export import export_invoices_xlsx  # openpyxl loads only when asked for
+
         with session_scope(eng) as xs:
             return export_invoices_xlsx(xs, ids)
 

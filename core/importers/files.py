@@ -16,7 +16,6 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from pathlib import PurePath
 
 import pandas as pd
-from openpyxl.utils import get_column_letter
 
 from core.errors import UserError
 from core.importers.report import RowError
@@ -38,6 +37,15 @@ class ImportFileError(UserError):
 
 
 # ---- reading ----------------------------------------------------------------------------------------------
+
+
+def get_column_letter(index: int) -> str:
+    """1 -> A, 27 -> AA (as a spreadsheet names its columns; avoids loading openpyxl for CSV files)."""
+    letters = ""
+    while index > 0:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
 
 
 def read_table(data: bytes, filename: str) -> pd.DataFrame:

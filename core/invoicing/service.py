@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import BigInteger, and_, delete, or_, type_coerce, update
+from sqlalchemy import BigInteger, delete, or_, type_coerce, update
 from sqlmodel import Session, func, select
 
 from core import audit, pricing
@@ -36,8 +36,10 @@ class RunResult:
 
     def summary(self) -> str:
         totals = ", ".join(format_money(v, c) for c, v in sorted(self.total_by_currency.items())) or "nothing"
-        return (f"{len(self.created)} draft invoices created ({totals}); "
-                f"{self.skipped_existing} already existed for this period and were left as they are")
+        n, k = len(self.created), self.skipped_existing
+        return (f"{n} draft invoice{'' if n == 1 else 's'} created ({totals}); "
+                f"{k} already existed for this period and {'was' if k == 1 else 'were'} left as "
+                f"{'it is' if k == 1 else 'they are'}")
 
 
 def _dt(d: date) -> datetime:

@@ -1,4 +1,3 @@
-from datetime import datetime
 
 from sqlalchemy import JSON, Column
 from pydantic import NaiveDatetime

@@ -1,4 +1,3 @@
-from datetime import datetime
 
 from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel

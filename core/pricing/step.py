@@ -8,7 +8,7 @@ from __future__ import annotations
 from core.money import ONE
 from core.pricing.base import BreakdownStep, PriceResult, Usage
 from core.pricing.common import check_currency, flat_fee_text, params_dict, usage_quantity
-from core.pricing.tiers import containing_tier, read_tiers, tier_problems
+from core.pricing.tiers import containing_tier, read_tiers, tier_validator
 
 NAME = "step"
 LABEL = "Step"
@@ -23,10 +23,7 @@ PARAMS_EXAMPLE = {
 FIELDS = (("flat_fee", "flat fee"),)
 
 
-def validate(params: dict) -> list[str]:
-    problems: list[str] = []
-    p = params_dict(params, problems)
-    return problems if p is None else tier_problems(p.get("tiers"), FIELDS)
+validate = tier_validator(FIELDS)
 
 
 def calculate(params: dict, usage: Usage, currency: str) -> PriceResult:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from core.money import ZERO
 from core.pricing.base import BreakdownStep, PriceResult, Usage
 from core.pricing.common import add, check_currency, mul, params_dict, units_text, usage_quantity
-from core.pricing.tiers import graduated, read_tiers, tier_problems
+from core.pricing.tiers import graduated, read_tiers, tier_validator
 
 NAME = "tiered"
 LABEL = "Tiered (graduated)"
@@ -23,10 +23,7 @@ PARAMS_EXAMPLE = {
 FIELDS = (("unit_price", "rate"),)
 
 
-def validate(params: dict) -> list[str]:
-    problems: list[str] = []
-    p = params_dict(params, problems)
-    return problems if p is None else tier_problems(p.get("tiers"), FIELDS)
+validate = tier_validator(FIELDS)
 
 
 def calculate(params: dict, usage: Usage, currency: str) -> PriceResult:

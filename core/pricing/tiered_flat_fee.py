@@ -9,7 +9,7 @@ from __future__ import annotations
 from core.money import ONE, ZERO
 from core.pricing.base import BreakdownStep, PriceResult, Usage
 from core.pricing.common import add, check_currency, flat_fee_text, mul, params_dict, units_text, usage_quantity
-from core.pricing.tiers import graduated, read_tiers, tier_problems
+from core.pricing.tiers import graduated, read_tiers, tier_validator
 
 NAME = "tiered_flat_fee"
 LABEL = "Tiered with flat fee"
@@ -24,10 +24,7 @@ PARAMS_EXAMPLE = {
 FIELDS = (("unit_price", "rate"), ("flat_fee", "flat fee"))
 
 
-def validate(params: dict) -> list[str]:
-    problems: list[str] = []
-    p = params_dict(params, problems)
-    return problems if p is None else tier_problems(p.get("tiers"), FIELDS)
+validate = tier_validator(FIELDS)
 
 
 def calculate(params: dict, usage: Usage, currency: str) -> PriceResult:

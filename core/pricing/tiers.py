@@ -269,3 +269,16 @@ def graduated(tiers: Sequence[Tier], q: Decimal) -> list[tuple[Tier, Decimal]]:
         top = q if t.up_to is None else min(q, t.up_to)
         out.append((t, max(top - t.lower, ZERO)))
     return out
+
+
+def tier_validator(fields: Sequence[Field]):
+    """The ``validate(params)`` of a model whose params are ``{"tiers": [...]}`` with these per-tier fields."""
+    from core.pricing.common import params_dict
+
+    def validate(params: dict) -> list[str]:
+        problems: list[str] = []
+        p = params_dict(params, problems)
+        return problems if p is None else tier_problems(p.get("tiers"), fields)
+
+    validate.__doc__ = "Every problem with the tiers, in finance-user words (empty list: valid)."
+    return validate

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from core.pricing.base import BreakdownStep, PriceResult, Usage
 from core.pricing.common import check_currency, mul, params_dict, units_text, usage_quantity
-from core.pricing.tiers import containing_tier, read_tiers, tier_problems
+from core.pricing.tiers import containing_tier, read_tiers, tier_validator
 
 NAME = "volume"
 LABEL = "Volume"
@@ -22,10 +22,7 @@ PARAMS_EXAMPLE = {
 FIELDS = (("unit_price", "rate"),)
 
 
-def validate(params: dict) -> list[str]:
-    problems: list[str] = []
-    p = params_dict(params, problems)
-    return problems if p is None else tier_problems(p.get("tiers"), FIELDS)
+validate = tier_validator(FIELDS)
 
 
 def calculate(params: dict, usage: Usage, currency: str) -> PriceResult:

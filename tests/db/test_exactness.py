@@ -174,3 +174,16 @@ def test_migrations_reach_head_and_match_the_models(blank_db_url: str):
             assert set(MigrationContext.configure(conn).get_current_heads()) == heads
     finally:
         engine.dispose()
+
+
+def test_schema_head_read_from_files_matches_alembic(engine):
+    """The app skips loading Alembic when the database is at the head: that head must be Alembic's own."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from core.db import ROOT, _head_revision, current_revision
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    assert _head_revision() == ScriptDirectory.from_config(cfg).get_current_head()
+    assert current_revision(engine) == _head_revision()

@@ -115,7 +115,7 @@ def test_build_generate_open_approve(open_page, demo_db, pilot_customer):
     at.run()
     next(b for b in at.button if b.label.startswith("Generate drafts for October 2026")).click().run()
     no_exception(at)
-    assert "1 draft invoices created ($3,000.00); 20 already existed" in at.success[0].value
+    assert "1 draft invoice created ($3,000.00); 20 already existed" in at.success[0].value
 
     at.text_input(key="invoices_f_search").input("Pilot Test").run()
     assert "1 invoice · total $3,000.00" in texts(at)
