@@ -94,13 +94,19 @@ def navigation(actor) -> None:
     nav.run()
 
 
-actor = st.session_state.get("actor")
-if actor is None:
+def signed_out_gate() -> None:
     with session() as s:
         users_exist = has_users(s)
-    if not users_exist:
-        first_start()
-    else:
+    if users_exist:
         sign_in()
+    else:
+        first_start()
+
+
+actor = st.session_state.get("actor")
+if actor is None:
+    # Always route through st.navigation: without it Streamlit would list every file in pages/ to a visitor
+    # who has not signed in.
+    st.navigation([st.Page(signed_out_gate, title="Sign in", icon=":material/login:")], position="hidden").run()
 else:
     navigation(actor)
