@@ -120,6 +120,7 @@ def _build(session: Session, contract: Contract, customer: Customer, terms: Cont
     draft = compute_invoice(terms, usage, start, end)
     if invoice is None:
         invoice = Invoice(entity_id=customer.entity_id, customer_id=customer.id, contract_id=contract.id,
+                          run_key=f"contract:{contract.id}",
                           currency=contract.currency, period_start=start, period_end=end, issue_date=issue_date,
                           due_date=issue_date + timedelta(days=contract.payment_terms_days))
     invoice.subtotal, invoice.tax, invoice.total = draft.subtotal, draft.tax, draft.total
@@ -151,7 +152,7 @@ def generate_drafts(session: Session, actor: Actor, *, period_start: date, perio
         return result
     existing = set(session.exec(select(Invoice.contract_id).where(
         Invoice.period_start == period_start, Invoice.period_end == period_end,
-        Invoice.contract_id.in_([c.id for c in contracts]))))
+        Invoice.run_key.in_([f"contract:{c.id}" for c in contracts]))))
     todo = [c for c in contracts if c.id not in existing]
     result.skipped_existing = len(contracts) - len(todo)
     if not todo:

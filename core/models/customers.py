@@ -25,5 +25,7 @@ class Customer(CustomerBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     entity_id: int = Field(foreign_key="business_entity.id", index=True)
     archived: bool = Field(default=False)
+    consolidate_invoices: bool = Field(default=False)  # one invoice per period across all contracts
+    tax_exempt: bool = Field(default=False)
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     updated_at: NaiveDatetime = Field(default_factory=utcnow)

@@ -13,13 +13,15 @@ class Invoice(SQLModel, table=True):
 
     __tablename__ = "invoice"
     __table_args__ = (
-        UniqueConstraint("contract_id", "period_start", "period_end", name="uq_invoice_contract_period"),
+        # one invoice per contract (or per customer when consolidated) per period: run_key says which
+        UniqueConstraint("run_key", "period_start", "period_end", name="uq_invoice_run_period"),
         UniqueConstraint("entity_id", "number", name="uq_invoice_entity_number"),
     )
     id: int | None = Field(default=None, primary_key=True)
     entity_id: int = Field(foreign_key="business_entity.id", index=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)
     contract_id: int | None = Field(default=None, foreign_key="contract.id", index=True)
+    run_key: str | None = Field(default=None, max_length=40)  # "contract:12" | "customer:7"; None: one-off
     number: str | None = Field(default=None, max_length=40)
     status: str = Field(default="draft", max_length=20, index=True)  # draft | approved | partially_paid | paid | void
     currency: str = Field(max_length=3)
@@ -31,6 +33,7 @@ class Invoice(SQLModel, table=True):
     tax: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
     total: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
     amount_paid: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
+    credits_applied: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))  # wallet, after tax
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     approved_at: NaiveDatetime | None = None
     approved_by: str | None = Field(default=None, max_length=100)
@@ -49,3 +52,6 @@ class InvoiceLine(SQLModel, table=True):
     period_start: date
     period_end: date  # exclusive
     sort_order: int = Field(default=0)
+    product_id: int | None = Field(default=None, foreign_key="product.id")
+    contract_id: int | None = Field(default=None, foreign_key="contract.id")
+    indent: int = Field(default=0)  # 1 for add-ons / sub-products and modifier steps under their line
