@@ -14,6 +14,7 @@ from core.auth import Actor, require
 from core.billing.contracts import ContractSpec, LineSpec, create_contract
 from core.billing.periods import parse_month
 from core.catalog import create_entity, create_product
+from core.tax import set_rate
 from core.db import DATA_DIR
 from core.errors import UserError
 from core.importers.customers import import_customers
@@ -52,12 +53,16 @@ def seed_demo(session: Session, actor: Actor, *, if_empty: bool = True) -> SeedR
                               entity_id=entity.id)
     if not report.ok:
         raise UserError(f"demo customers did not import: {report.summary()}")
+    for rate in pilot.get("tax_rates", []):
+        set_rate(session, actor, **rate)
     templates = pilot["templates"]
     for c in pilot["contracts"]:
-        lines = [LineSpec(**templates[name]) for name in c["lines"]]
+        overrides = c.get("line_overrides", {})
+        lines = [LineSpec(**{**templates[name], **overrides.get(name, {})}) for name in c["lines"]]
         create_contract(session, actor, ContractSpec(customer_external_id=c["customer"], name=c["name"],
-                                                     currency="USD", start_date=date.fromisoformat(c["start"]),
-                                                     lines=lines))
+                                                     currency=c.get("currency", "USD"),
+                                                     start_date=date.fromisoformat(c["start"]), lines=lines,
+                                                     modifiers=c.get("modifiers", {})))
     usage_file = DEMO_DIR / f"usage_{pilot['invoice_month']}.csv"
     usage = import_usage(session, actor, usage_file.read_bytes(), usage_file.name)
     if not usage.ok:

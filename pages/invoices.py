@@ -11,7 +11,7 @@ from core.billing.periods import add_months, format_period, month_period
 from core.customers import get_customer
 from core.db import session_scope
 from core.errors import NotFound
-from core.invoicing.service import (approve_invoice, approve_invoices, delete_draft, generate_drafts, get_invoice,
+from core.invoicing.service import (amount_due, approve_invoice, approve_invoices, delete_draft, generate_drafts, get_invoice,
                                     invoice_lines, list_invoices, regenerate_draft)
 from core.money import ZERO
 from ui.format import STATUS_LABELS, last_day, money, qty
@@ -159,7 +159,7 @@ def invoice_detail(inv_id: int) -> None:
         inv, lines = get_invoice(s, inv_id), invoice_lines(s, inv_id)
         cust = get_customer(s, inv.customer_id)
     code, period = inv.currency, format_period(inv.period_start, inv.period_end)
-    due = inv.total - inv.amount_paid if inv.status != "void" else ZERO
+    due = amount_due(inv)
     late = inv.status not in ("draft", "void") and due > 0 and inv.due_date < date.today()
     with st.container(border=True):
         with st.container(horizontal=True, vertical_alignment="center"):
@@ -172,13 +172,15 @@ def invoice_detail(inv_id: int) -> None:
         c2.markdown(f"**Period**  \n{period}  \n{inv.period_start:%-d %b %Y} – {last_day(inv.period_end):%-d %b %Y}")
         c3.markdown(f"**Issued**  \n{inv.issue_date:%-d %b %Y}")
         c4.markdown(f"**Due**  \n{inv.due_date:%-d %b %Y}")
-        table = pd.DataFrame([{"Description": ln.description, "Quantity": qty(ln.quantity),
+        table = pd.DataFrame([{"Description": ("↳ " if ln.indent else "") + ln.description,
+                               "Quantity": qty(ln.quantity) if ln.kind in ("usage", "fixed", "one_time") else "",
                                "Amount": money(ln.amount, code), "How it was calculated": ln.breakdown}
                               for ln in lines], columns=["Description", "Quantity", "Amount", "How it was calculated"])
         st.table(table.style.set_properties(subset=["Quantity", "Amount"], **{"text-align": "right !important"}), hide_index=True)
         t1, t2 = st.columns([2, 1])
         for name, value in (("Subtotal", inv.subtotal), ("Tax", inv.tax), ("**Total**", inv.total),
-                            ("Paid", inv.amount_paid), ("**Amount due**", due)):
+                            ("Prepaid credits", -inv.credits_applied), ("Paid", inv.amount_paid),
+                            ("**Amount due**", due)):
             k, v = t2.columns(2)
             k.markdown(name)
             v.markdown(f"**{money(value, code)}**" if name.startswith("**") else money(value, code),

@@ -1,7 +1,13 @@
-"""Contract + usage + period -> invoice lines. Pure: values in, values out, no database.
+"""Contract terms + usage + a billing run -> invoice lines. Pure: values in, values out, no database.
 
-Order for one line (spec section 2): free units -> pricing model -> (modifiers come with the contract work)
--> one rounding per shown amount. Time-based recurring lines are prorated by days; usage never is.
+One run of a contract (core.billing.schedule): its cycle period P that starts in the run's month; the
+invoice is dated at P's end and carries the in-arrears charges of P (usage, arrears fees) and the
+in-advance charges of the next period. For each charge, in the spec's fixed order (section 2):
+
+  free units -> pricing model -> day-based proration (time-based lines only) -> credit grants -> discounts
+  -> minimum commitment -> (contract) discounts, minimum, service fees -> tax once per document -> wallet
+
+Every step the customer should be able to follow is its own invoice line (core.billing.modifiers.Step).
 """
 from __future__ import annotations
 
@@ -10,14 +16,15 @@ from datetime import date
 from decimal import Decimal
 
 from core import pricing
-from core.billing.periods import CADENCES, cadence_period, format_period, overlap_days
-from core.money import ZERO, format_money, format_number, round_money
+from core.billing import schedule
+from core.billing.modifiers import ContractInput, DocumentResult, LineInput, Step, TaxRule, price_document
+from core.money import ONE, ZERO, format_money, format_number
 from core.pricing.base import Usage
 
 
 @dataclass(frozen=True)
 class LineTerms:
-    """The parts of a contract line that pricing needs (a snapshot, not the ORM row)."""
+    """The parts of a contract line that billing needs (a snapshot, not the ORM row)."""
 
     id: int | None
     description: str
@@ -29,6 +36,12 @@ class LineTerms:
     fixed_quantity: Decimal | None = None
     free_units: Decimal = ZERO
     unit_name: str = "unit"
+    modifiers: dict = field(default_factory=dict)
+    start_date: date | None = None  # phase window
+    end_date: date | None = None
+    phase: str = ""
+    product_id: int | None = None
+    indent: int = 0  # 1 for an add-on / sub-product shown under its parent
 
 
 @dataclass(frozen=True)
@@ -38,12 +51,26 @@ class ContractTerms:
     start_date: date
     end_date: date | None  # exclusive
     lines: tuple[LineTerms, ...] = field(default_factory=tuple)
+    anchor_day: int = 1
+    pauses: tuple = ()
+    modifiers: dict = field(default_factory=dict)
+    name: str = ""
+
+    @property
+    def schedule(self) -> schedule.ContractSchedule:
+        return schedule.ContractSchedule(start_date=self.start_date, end_date=self.end_date,
+                                         anchor_day=self.anchor_day, pauses=self.pauses)
+
+    def line_schedules(self) -> list[schedule.LineSchedule]:
+        return [schedule.LineSchedule(id=ln.id, cadence=ln.cadence, timing=ln.timing,
+                                      is_usage=bool(ln.metric_code), start_date=ln.start_date,
+                                      end_date=ln.end_date) for ln in self.lines]
 
 
 @dataclass(frozen=True)
 class DraftLine:
     contract_line_id: int | None
-    kind: str
+    kind: str  # usage | fixed | one_time | credit_grant | discount | true_up | service_fee | tax | wallet
     description: str
     quantity: Decimal
     amount: Decimal  # rounded once, to the currency's minor unit
@@ -51,6 +78,10 @@ class DraftLine:
     period_start: date
     period_end: date
     sort_order: int
+    indent: int = 0
+    modifier_key: str | None = None
+    product_id: int | None = None
+    contract_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,72 +90,125 @@ class DraftInvoice:
     subtotal: Decimal
     tax: Decimal
     total: Decimal
+    credits_applied: Decimal = ZERO
+    amount_due: Decimal = ZERO
+    invoice_date: date | None = None
 
 
-def _usage_line(line: LineTerms, usage: Usage, currency: str, start: date, end: date, order: int) -> DraftLine:
-    used = usage.quantity
-    billed = pricing.apply_free_units(usage, line.free_units) if line.free_units > 0 else usage
-    result = pricing.price(line.pricing_model, line.params, billed, currency)
-    amount = round_money(result.amount, currency)
-    parts = []
-    if line.free_units > 0:
-        parts.append(f"{format_number(used)} used − {format_number(line.free_units)} free = "
-                     f"{format_number(billed.quantity)} billed")
-    parts.append(result.summary or format_money(amount, currency))
-    return DraftLine(line.id, "usage", line.description, used, amount, "; ".join(parts), start, end, order)
+@dataclass(frozen=True)
+class ContractRun:
+    """One contract's part of a run: its terms, its charges and the usage of its usage lines."""
+
+    terms: ContractTerms
+    plan: schedule.RunPlan
+    usage: dict  # line id -> Usage
+    history: dict = field(default_factory=dict)  # modifier_key -> amount given in earlier periods
 
 
-def _fixed_line(line: LineTerms, terms: ContractTerms, currency: str, start: date, end: date,
-                order: int) -> DraftLine:
-    qty = line.fixed_quantity if line.fixed_quantity is not None else Decimal(1)
-    result = pricing.price(line.pricing_model, line.params, Usage(quantity=qty), currency)
-    parts = [result.summary or format_money(result.amount, currency, precise=True)]
-    precise = result.amount
-    total_days = (end - start).days
-    active = overlap_days(start, end, terms.start_date, terms.end_date)
-    if line.cadence != "one_time" and active < total_days:
-        precise = result.amount * Decimal(active) / Decimal(total_days)
-        parts.append(f"prorated {active}/{total_days} days")
-    amount = round_money(precise, currency)
-    return DraftLine(line.id, "fixed", line.description, qty, amount, "; ".join(parts), start, end, order)
+def plan_contract_run(terms: ContractTerms, year: int, month: int) -> schedule.RunPlan:
+    return schedule.plan_run(terms.schedule, terms.line_schedules(), year, month)
 
 
-def fixed_line_period(line: LineTerms, terms: ContractTerms, run_start: date, run_end: date) -> tuple[date, date] | None:
-    """The service period a fixed line bills in the run [run_start, run_end), or None if not due."""
-    if line.cadence == "one_time":
-        return (terms.start_date, terms.start_date) if run_start <= terms.start_date < run_end else None
-    if CADENCES.get(line.cadence) is None:
-        raise ValueError(f"unknown cadence '{line.cadence}'")
-    cs, ce = cadence_period(line.cadence, terms.start_date, run_start)
-    if not (run_start <= cs < run_end):
-        return None
-    if overlap_days(cs, ce, terms.start_date, terms.end_date) == 0:
-        return None
-    return cs, ce
+def usage_windows(terms: ContractTerms, run: schedule.RunPlan) -> dict[int, tuple]:
+    """line id -> the active windows whose events a usage line bills (pauses cut holes)."""
+    return {c.line_id: c.windows for c in run.charges if c.kind == "usage"}
 
 
-def compute_invoice(terms: ContractTerms, usage_by_line: dict[int | None, Usage], run_start: date,
-                    run_end: date) -> DraftInvoice:
-    """Lines for one contract in one run period. ``usage_by_line`` maps a usage line's id to its Usage."""
+def _price_charge(line: LineTerms, charge: schedule.Charge, usage: Usage | None, currency: str,
+                  history: dict) -> tuple[LineInput, Decimal, str]:
+    parts: list[str] = []
+    if line.metric_code:
+        usage = usage or Usage()
+        used = usage.quantity
+        billed = pricing.apply_free_units(usage, line.free_units) if line.free_units > 0 else usage
+        result = pricing.price(line.pricing_model, line.params, billed, currency)
+        if line.free_units > 0:
+            parts.append(f"{format_number(used)} used − {format_number(line.free_units)} free = "
+                         f"{format_number(billed.quantity)} billed")
+        parts.append(result.summary or format_money(result.amount, currency))
+        amount, quantity = result.amount, used
+    else:
+        quantity = line.fixed_quantity if line.fixed_quantity is not None else ONE
+        result = pricing.price(line.pricing_model, line.params, Usage(quantity=quantity), currency)
+        parts.append(result.summary or format_money(result.amount, currency, precise=True))
+        amount = result.amount
+        if charge.kind in ("advance", "arrears") and charge.proration != ONE:
+            amount = charge.prorate(result.amount)
+            parts.append(charge.proration_text)
+    description = f"{line.description} ({line.phase})" if line.phase else line.description
+    item = LineInput(key=str(line.id), description=description, amount=amount, modifiers=line.modifiers or {},
+                     history=history, proration=charge.time_fraction,
+                     proration_label=charge.proration_text.replace("prorated ", ""), breakdown="; ".join(parts))
+    return item, quantity, item.breakdown
+
+
+def price_contract(run: ContractRun, currency: str, *, tax: TaxRule | None = None,
+                   wallet_balance: Decimal = ZERO) -> tuple[DocumentResult, dict[str, tuple]]:
+    """The modifier pipeline over one contract's charges. Returns the document and, per line key, what the
+    charge step needs to become an invoice line (line, charge, quantity)."""
+    terms = run.terms
+    by_id = {ln.id: ln for ln in terms.lines}
+    inputs: list[LineInput] = []
+    meta: dict[str, tuple] = {}
+    for charge in run.plan.charges:
+        line = by_id[charge.line_id]
+        item, quantity, _ = _price_charge(line, charge, run.usage.get(line.id), currency, run.history)
+        inputs.append(item)
+        meta[item.key] = (line, charge, quantity)
+    active = schedule.active_windows(terms.schedule, None, run.plan.run_start, run.plan.run_end)
+    days = sum((e - s).days for s, e in active)
+    period_days = (run.plan.run_end - run.plan.run_start).days
+    proration = Decimal(days) / Decimal(period_days) if period_days else ONE
+    contract = ContractInput(modifiers=terms.modifiers or {}, history=run.history, proration=proration,
+                             proration_label=f"{days}/{period_days} days" if days != period_days else "")
+    return price_document(inputs, contract, currency, tax=tax, wallet_balance=wallet_balance), meta
+
+
+def _lines_from_steps(steps: tuple[Step, ...], meta: dict[str, tuple], run: ContractRun, start_order: int,
+                      ) -> list[DraftLine]:
     out: list[DraftLine] = []
-    for order, line in enumerate(terms.lines):
-        if line.metric_code:
-            if overlap_days(run_start, run_end, terms.start_date, terms.end_date) == 0:
-                continue
-            usage = usage_by_line.get(line.id, Usage())
-            out.append(_usage_line(line, usage, terms.currency, run_start, run_end, order))
+    for i, step in enumerate(steps):
+        line, charge, quantity = meta.get(step.line_key or "", (None, None, ZERO))
+        if charge is not None:
+            ps, pe = charge.service_start, charge.service_end
         else:
-            span = fixed_line_period(line, terms, run_start, run_end)
-            if span is None:
-                continue
-            start, end = span
-            if line.cadence == "one_time":
-                start, end = run_start, run_end
-            out.append(_fixed_line(line, terms, terms.currency, start, end, order))
-    subtotal = sum((ln.amount for ln in out), ZERO)
-    tax = ZERO
-    return DraftInvoice(tuple(out), subtotal, tax, subtotal + tax)
+            ps, pe = run.plan.run_start, run.plan.run_end
+        kind = step.kind
+        if kind == "charge":
+            kind = "usage" if line.metric_code else ("one_time" if charge.kind == "one_time" else "fixed")
+        indent = step.indent + (line.indent if line is not None else 0)
+        out.append(DraftLine(
+            contract_line_id=line.id if line is not None else None, kind=kind, description=step.description,
+            quantity=quantity if step.kind == "charge" else ZERO, amount=step.amount, breakdown=step.breakdown,
+            period_start=ps, period_end=pe, sort_order=start_order + i, indent=indent,
+            modifier_key=step.modifier_key, product_id=line.product_id if line is not None else None,
+            contract_id=run.terms.id))
+    return out
 
 
-def describe_period(start: date, end: date) -> str:
-    return format_period(start, end)
+def compute_invoice(runs: list[ContractRun], currency: str, *, tax: TaxRule | None = None,
+                    wallet_balance: Decimal = ZERO) -> DraftInvoice:
+    """One invoice for one or more contracts of the same customer and currency (several when the customer
+    consolidates). Each contract's own modifiers apply to its block; tax and the wallet apply once to the
+    whole document."""
+    if len(runs) == 1:
+        doc, meta = price_contract(runs[0], currency, tax=tax, wallet_balance=wallet_balance)
+        lines = _lines_from_steps(doc.steps, meta, runs[0], 0)
+        return DraftInvoice(tuple(lines), doc.subtotal, doc.tax, doc.total, doc.credits_applied, doc.amount_due,
+                            runs[0].plan.invoice_date)
+    lines: list[DraftLine] = []
+    subtotal = ZERO
+    for run in runs:
+        doc, meta = price_contract(run, currency)
+        lines.extend(_lines_from_steps(doc.steps, meta, run, len(lines)))
+        subtotal += doc.subtotal
+    # tax and wallet once for the document: the same pipeline over the combined (already rounded) subtotal
+    final = price_document([LineInput(key="document", description="", amount=subtotal)], None, currency,
+                           tax=tax, wallet_balance=wallet_balance)
+    for step in final.steps:
+        if step.kind in ("tax", "wallet"):
+            lines.append(DraftLine(None, step.kind, step.description, ZERO, step.amount, step.breakdown,
+                                   runs[0].plan.run_start, runs[0].plan.run_end, len(lines),
+                                   modifier_key=step.modifier_key))
+    return DraftInvoice(tuple(lines), final.subtotal, final.tax, final.total, final.credits_applied,
+                        final.amount_due, min(r.plan.invoice_date for r in runs))

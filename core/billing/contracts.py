@@ -12,7 +12,7 @@ from core.auth import Actor, require
 from core.billing.calculate import ContractTerms, LineTerms
 from core.billing.periods import CADENCES
 from core.errors import NotFound, UserError
-from core.models import BillableMetric, Contract, ContractLine, Customer, Product
+from core.models import BillableMetric, Contract, ContractLine, Customer, Product, utcnow
 from core.money import MoneyError, ZERO, currency, to_decimal
 
 
@@ -29,6 +29,15 @@ class LineSpec:
     cadence: str = "monthly"
     timing: str = "arrears"
     product_sku: str | None = None
+    modifiers: dict = field(default_factory=dict)  # credit grants, discounts, minimum commitment
+    start_date: date | None = None  # phase window inside the contract (trial, ramp); None = contract start
+    end_date: date | None = None  # exclusive; None = contract end
+    phase: str = ""
+
+
+RENEWAL_POLICIES = {"none": "Do not renew", "same_terms": "Renew with the same terms",
+                    "list_prices": "Renew at the plan's list prices"}
+STATUSES = ("draft", "active")
 
 
 @dataclass
@@ -40,6 +49,15 @@ class ContractSpec:
     end_date: date | None = None
     payment_terms_days: int = 30
     lines: list[LineSpec] = field(default_factory=list)
+    payment_terms_basis: str = "creation"  # creation | approval
+    payment_terms_eom: bool = False
+    billing_anchor_day: int = 1
+    term_months: int | None = None
+    renewal_policy: str = "none"
+    modifiers: dict = field(default_factory=dict)  # contract-level discounts, minimum, service fees
+    pauses: list = field(default_factory=list)  # [{"start": date, "end": date}]
+    status: str = "active"  # draft (saved, not billed) | active
+    plan_id: int | None = None
 
 
 def validate_contract(session: Session, spec: ContractSpec) -> list[str]:
@@ -55,13 +73,41 @@ def validate_contract(session: Session, spec: ContractSpec) -> list[str]:
         problems.append("end date: the contract must end after it starts")
     if not (0 <= int(spec.payment_terms_days) <= 365):
         problems.append("payment terms: between 0 and 365 days")
+    if spec.payment_terms_basis not in ("creation", "approval"):
+        problems.append("payment terms: count the days from 'creation' or from 'approval'")
+    if not (1 <= int(spec.billing_anchor_day) <= 28):
+        problems.append("billing day: choose a day between 1 and 28 (every month has it)")
+    if spec.renewal_policy not in RENEWAL_POLICIES:
+        problems.append(f"renewal: choose one of {', '.join(RENEWAL_POLICIES)}")
+    if spec.renewal_policy != "none" and not spec.term_months:
+        problems.append("renewal: a contract that renews needs a term length in months")
+    if spec.term_months is not None and not (1 <= int(spec.term_months) <= 120):
+        problems.append("term: between 1 and 120 months")
+    if spec.status not in STATUSES:
+        problems.append("status: a new contract is saved as 'draft' or 'active'")
+    for i, pause in enumerate(spec.pauses or [], start=1):
+        ps, pe = _as_date(pause.get("start")), _as_date(pause.get("end"))
+        if ps is None or pe is None or pe <= ps:
+            problems.append(f"pause {i}: give a start and an end after it")
+    from core.billing.modifiers import validate_contract_modifiers
+
+    problems.extend(f"contract modifiers: {p}" for p in validate_contract_modifiers(spec.modifiers or {}))
     if session.exec(select(Customer).where(Customer.external_id == spec.customer_external_id)).first() is None:
         problems.append(f"customer: there is no customer with the id '{spec.customer_external_id}'")
-    if not spec.lines:
+    problems.extend(validate_lines(session, spec.lines, contract_end=spec.end_date))
+    return problems
+
+
+def validate_lines(session: Session, lines: list[LineSpec], *, contract_end: date | None = None) -> list[str]:
+    """Every problem in a list of lines (a contract's or a plan's)."""
+    from core.billing.modifiers import validate_line_modifiers
+
+    problems: list[str] = []
+    if not lines:
         problems.append("lines: a contract needs at least one line")
     metrics = {m.code for m in session.exec(select(BillableMetric))}
     skus = {p.sku for p in session.exec(select(Product))}
-    for i, line in enumerate(spec.lines, start=1):
+    for i, line in enumerate(lines, start=1):
         label = f"line {i} ({line.description or 'no description'})"
         if not (line.description or "").strip():
             problems.append(f"line {i}: a description is required")
@@ -91,7 +137,21 @@ def validate_contract(session: Session, spec: ContractSpec) -> list[str]:
             problems.append(f"{label}: {exc}")
         if line.product_sku and line.product_sku not in skus:
             problems.append(f"{label}: there is no product with SKU '{line.product_sku}'")
+        if line.start_date and line.end_date and line.end_date <= line.start_date:
+            problems.append(f"{label}: the phase must end after it starts")
+        if line.start_date and contract_end and line.start_date >= contract_end:
+            problems.append(f"{label}: the phase starts after the contract ends")
+        problems.extend(f"{label}: {p}" for p in validate_line_modifiers(line.modifiers or {}))
     return problems
+
+
+def _as_date(value) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return None
 
 
 def create_contract(session: Session, actor: Actor, spec: ContractSpec) -> Contract:
@@ -102,7 +162,14 @@ def create_contract(session: Session, actor: Actor, spec: ContractSpec) -> Contr
     customer = session.exec(select(Customer).where(Customer.external_id == spec.customer_external_id)).one()
     contract = Contract(customer_id=customer.id, name=spec.name.strip(), currency=currency(spec.currency).code,
                         start_date=spec.start_date, end_date=spec.end_date,
-                        payment_terms_days=int(spec.payment_terms_days), created_by=actor.username)
+                        payment_terms_days=int(spec.payment_terms_days), created_by=actor.username,
+                        payment_terms_basis=spec.payment_terms_basis, payment_terms_eom=bool(spec.payment_terms_eom),
+                        billing_anchor_day=int(spec.billing_anchor_day), term_months=spec.term_months,
+                        renewal_policy=spec.renewal_policy, modifiers=_clean_params(spec.modifiers or {}),
+                        pauses=[{"start": str(_as_date(p["start"])), "end": str(_as_date(p["end"]))}
+                                for p in spec.pauses or []],
+                        status=spec.status, plan_id=spec.plan_id,
+                        activated_at=utcnow() if spec.status == "active" else None)
     session.add(contract)
     session.flush()
     metrics = {m.code: m.id for m in session.exec(select(BillableMetric))}
@@ -118,11 +185,28 @@ def create_contract(session: Session, actor: Actor, spec: ContractSpec) -> Contr
             fixed_quantity=fixed, free_units=to_decimal(line.free_units or "0", field="free units"),
             cadence=line.cadence, timing="arrears" if line.metric_code else line.timing, sort_order=order,
             product_id=products.get(line.product_sku) if line.product_sku else None,
+            modifiers=_clean_params(line.modifiers or {}), start_date=line.start_date, end_date=line.end_date,
+            phase=(line.phase or "").strip(),
         ))
     session.flush()
     audit.record(session, actor=actor.username, action="contract.create", entity_type="contract",
                  entity_id=contract.id, details={"customer": spec.customer_external_id, "name": contract.name,
-                                                 "lines": len(spec.lines), "currency": contract.currency})
+                                                 "lines": len(spec.lines), "currency": contract.currency,
+                                                 "status": contract.status, "plan_id": contract.plan_id})
+    return contract
+
+
+def activate_contract(session: Session, actor: Actor, contract_id: int) -> Contract:
+    """A draft contract starts being billed once activated."""
+    require(actor, "contracts:write")
+    contract = get_contract(session, contract_id)
+    if contract.status != "draft":
+        raise UserError(f"contract '{contract.name}' is {contract.status}; only a draft can be activated")
+    contract.status = "active"
+    contract.activated_at = utcnow()
+    session.add(contract)
+    audit.record(session, actor=actor.username, action="contract.activate", entity_type="contract",
+                 entity_id=contract.id, details={"before": "draft", "after": "active"})
     return contract
 
 
@@ -159,16 +243,27 @@ def list_contracts(session: Session, *, customer_id: int | None = None) -> list[
 
 
 def terms_for(contract: Contract, lines: list[ContractLine], metric_codes: dict[int, str],
-              unit_names: dict[int, str] | None = None) -> ContractTerms:
-    unit_names = unit_names or {}
+              products: dict[int, Product] | None = None) -> ContractTerms:
+    """The pure snapshot billing works on. Add-ons and sub-products are shown indented under their parent."""
+    products = products or {}
+
+    def indent(pid: int | None) -> int:
+        p = products.get(pid) if pid else None
+        return 1 if p is not None and (p.is_addon or p.parent_id) else 0
+
     return ContractTerms(
         id=contract.id, currency=contract.currency, start_date=contract.start_date, end_date=contract.end_date,
+        anchor_day=contract.billing_anchor_day or 1, pauses=tuple(
+            (_as_date(p.get("start")), _as_date(p.get("end"))) for p in (contract.pauses or [])),
+        modifiers=dict(contract.modifiers or {}), name=contract.name,
         lines=tuple(
             LineTerms(id=ln.id, description=ln.description, pricing_model=ln.pricing_model, params=ln.params,
                       cadence=ln.cadence, timing=ln.timing,
                       metric_code=metric_codes.get(ln.metric_id) if ln.metric_id else None,
                       fixed_quantity=ln.fixed_quantity, free_units=ln.free_units or ZERO,
-                      unit_name=unit_names.get(ln.product_id or -1, "unit"))
+                      unit_name=products[ln.product_id].unit_name if ln.product_id in products else "unit",
+                      modifiers=dict(ln.modifiers or {}), start_date=ln.start_date, end_date=ln.end_date,
+                      phase=ln.phase or "", product_id=ln.product_id, indent=indent(ln.product_id))
             for ln in lines
         ),
     )

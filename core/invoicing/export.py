@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from core.billing.periods import format_period, inclusive_end
 from core.models import Customer, Invoice, InvoiceLine
+from core.invoicing.service import amount_due
 from core.money import ZERO, currency, round_money
 
 STATUS_LABELS = {"draft": "Draft", "approved": "Approved", "partially_paid": "Partially paid", "paid": "Paid",
@@ -138,7 +139,7 @@ def export_invoices_xlsx(session: Session, invoices: Iterable, *, today: date | 
         number = inv.number or f"Draft #{inv.id}"
         period = format_period(inv.period_start, inv.period_end)
         amounts = [round_money(v, code) for v in (inv.subtotal, inv.tax, inv.total, inv.amount_paid)]
-        due = ZERO if inv.status == "void" else amounts[2] - amounts[3]
+        due = round_money(amount_due(inv), code)
         overdue = inv.status not in ("draft", "void") and due > 0 and inv.due_date < today
         _write(ws, INVOICE_COLUMNS, [number, STATUS_LABELS.get(inv.status, inv.status), cust.name, cust.external_id,
                                      period, inv.period_start, inclusive_end(inv.period_end), inv.issue_date,

@@ -7,22 +7,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import BigInteger, delete, or_, type_coerce, update
 from sqlmodel import Session, func, select
 
 from core import audit, pricing
 from core.auth import Actor, require
-from core.billing.calculate import ContractTerms, compute_invoice
+from core.billing import schedule, terms
+from core.billing.calculate import ContractRun, ContractTerms, DraftInvoice, compute_invoice, plan_contract_run
 from core.billing.contracts import terms_for
+from core.billing.modifiers import ModifierError
+from core.billing.periods import add_months
 from core.errors import NotFound, UserError
 from core.metering.metrics import MetricResult, aggregate
 from core.models import (BillableMetric, BusinessEntity, Contract, ContractLine, Customer, Invoice, InvoiceLine,
                          Product, UsageEvent, utcnow)
 from core.money import ZERO, format_money
 from core.pricing.base import Usage
-from core.types import QUANTITY_SCALE, from_scaled
+from core.types import MONEY_SCALE, QUANTITY_SCALE, from_scaled
 
 EDITABLE = ("draft",)
 
@@ -40,14 +44,6 @@ class RunResult:
         return (f"{n} draft invoice{'' if n == 1 else 's'} created ({totals}); "
                 f"{k} already existed for this period and {'was' if k == 1 else 'were'} left as "
                 f"{'it is' if k == 1 else 'they are'}")
-
-
-def _dt(d: date) -> datetime:
-    return datetime.combine(d, time.min)
-
-
-def _window(contract: Contract, start: date, end: date) -> tuple[date, date]:
-    return max(start, contract.start_date), min(end, contract.end_date) if contract.end_date else end
 
 
 def _needs_transactions(line: ContractLine) -> bool:
@@ -76,106 +72,213 @@ def _load_terms(session: Session, contracts: list[Contract]) -> dict[int, tuple[
                            .order_by(ContractLine.contract_id, ContractLine.sort_order)):
         lines_by_contract[ln.contract_id].append(ln)
     metric_codes = {m.id: m.code for m in session.exec(select(BillableMetric))}
-    units = {p.id: p.unit_name for p in session.exec(select(Product))}
-    return {c.id: (terms_for(c, lines_by_contract[c.id], metric_codes, units), lines_by_contract[c.id])
+    products = {p.id: p for p in session.exec(select(Product))}
+    return {c.id: (terms_for(c, lines_by_contract[c.id], metric_codes, products), lines_by_contract[c.id])
             for c in contracts}
 
 
-def _usage_for(session: Session, contracts: list[Contract], customers: dict[int, Customer],
-               loaded: dict, start: date, end: date) -> dict[int, dict[int, Usage]]:
-    """Usage per contract line: one aggregation query per metric and distinct contract window."""
+def _merge(a: MetricResult, b: MetricResult) -> MetricResult:
+    """Two windows of one period (a pause cut a hole): quantities add up."""
+    groups = None
+    if a.groups or b.groups:
+        groups = dict(a.groups or {})
+        for k, v in (b.groups or {}).items():
+            groups[k] = groups.get(k, ZERO) + v
+    return MetricResult(a.quantity + b.quantity, groups, a.events + b.events)
+
+
+def _usage_for(session: Session, runs: dict[int, object], contracts: dict[int, Contract],
+               customers: dict[int, Customer], loaded: dict, tz_of: dict[int, str]) -> dict[int, dict[int, Usage]]:
+    """Usage per contract line: one aggregation query per metric and distinct (UTC) window, for all customers."""
     metrics = {m.id: m for m in session.exec(select(BillableMetric))}
-    wanted: dict[tuple[int, date, date], list[Contract]] = defaultdict(list)
-    for c in contracts:
-        for ln in loaded[c.id][1]:
-            if ln.metric_id:
-                wanted[(ln.metric_id, *_window(c, start, end))].append(c)
-    results: dict[tuple[int, date, date], dict[str, MetricResult]] = {}
-    txns: dict[tuple[int, date, date], dict[str, tuple]] = {}
-    for key, cs in wanted.items():
-        metric_id, ws, we = key
-        if ws >= we:
-            continue
-        externals = sorted({customers[c.customer_id].external_id for c in cs})
-        results[key] = aggregate(session, metrics[metric_id], _dt(ws), _dt(we), externals)
-        if any(_needs_transactions(ln) for c in cs for ln in loaded[c.id][1] if ln.metric_id == metric_id):
-            txns[key] = _transactions(session, metrics[metric_id], _dt(ws), _dt(we), externals)
-    usage: dict[int, dict[int, Usage]] = {}
-    for c in contracts:
-        ext = customers[c.customer_id].external_id
-        per_line: dict[int, Usage] = {}
-        for ln in loaded[c.id][1]:
-            if not ln.metric_id:
+    wanted: dict[tuple, set[str]] = defaultdict(set)
+    line_windows: dict[tuple[int, int], list[tuple]] = {}
+    for cid, plan in runs.items():
+        ext = customers[contracts[cid].customer_id].external_id
+        lines = {ln.id: ln for ln in loaded[cid][1]}
+        for charge in plan.charges:
+            ln = lines[charge.line_id]
+            if charge.kind != "usage" or not ln.metric_id:
                 continue
-            key = (ln.metric_id, *_window(c, start, end))
-            res = results.get(key, {}).get(ext, MetricResult())
-            tx = txns.get(key, {}).get(ext) if _needs_transactions(ln) else None
+            windows = charge.windows or ((charge.active_start, charge.active_end),)
+            keys = []
+            for ws, we in windows:
+                us, ue = schedule.period_bounds_utc(ws, we, tz_of[cid])
+                key = (ln.metric_id, us, ue, _needs_transactions(ln))
+                wanted[key].add(ext)
+                keys.append(key)
+            line_windows[(cid, ln.id)] = keys
+    results: dict[tuple, dict[str, MetricResult]] = {}
+    txns: dict[tuple, dict[str, tuple]] = {}
+    for key, externals in wanted.items():
+        metric_id, us, ue, with_tx = key
+        results[key] = aggregate(session, metrics[metric_id], us, ue, sorted(externals))
+        if with_tx:
+            txns[key] = _transactions(session, metrics[metric_id], us, ue, sorted(externals))
+    usage: dict[int, dict[int, Usage]] = {}
+    for cid in runs:
+        ext = customers[contracts[cid].customer_id].external_id
+        per_line: dict[int, Usage] = {}
+        for ln in loaded[cid][1]:
+            keys = line_windows.get((cid, ln.id))
+            if not keys:
+                continue
+            res, tx = MetricResult(), None
+            for key in keys:
+                res = _merge(res, results[key].get(ext, MetricResult()))
+                if key[3]:
+                    tx = (tx or ()) + txns[key].get(ext, ())
             per_line[ln.id] = Usage(quantity=res.quantity, groups=res.groups, transactions=tx)
-        usage[c.id] = per_line
+        usage[cid] = per_line
     return usage
 
 
-def _build(session: Session, contract: Contract, customer: Customer, terms: ContractTerms, usage: dict,
-           start: date, end: date, issue_date: date, invoice: Invoice | None = None) -> Invoice:
-    draft = compute_invoice(terms, usage, start, end)
-    if invoice is None:
-        invoice = Invoice(entity_id=customer.entity_id, customer_id=customer.id, contract_id=contract.id,
-                          run_key=f"contract:{contract.id}",
-                          currency=contract.currency, period_start=start, period_end=end, issue_date=issue_date,
-                          due_date=issue_date + timedelta(days=contract.payment_terms_days))
+def _history(session: Session, contract_ids: list[int], before: date) -> dict[int, dict[str, Decimal]]:
+    """What each contract's discounts, grants and fees already gave in earlier periods (caps, grant pools)."""
+    rows = session.exec(
+        select(InvoiceLine.contract_id, InvoiceLine.modifier_key, func.sum(type_coerce(InvoiceLine.amount,
+                                                                                       BigInteger)))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(InvoiceLine.contract_id.in_(contract_ids), InvoiceLine.modifier_key.is_not(None),
+               Invoice.status != "void", Invoice.period_start < before)
+        .group_by(InvoiceLine.contract_id, InvoiceLine.modifier_key)).all()
+    out: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for cid, key, raw in rows:
+        out[cid][key] = abs(from_scaled(raw, MONEY_SCALE))
+    return out
+
+
+def _write(session: Session, invoice: Invoice, draft: DraftInvoice) -> Invoice:
     invoice.subtotal, invoice.tax, invoice.total = draft.subtotal, draft.tax, draft.total
+    invoice.credits_applied = draft.credits_applied
     session.add(invoice)
     session.flush()
     for ln in draft.lines:
         session.add(InvoiceLine(invoice_id=invoice.id, contract_line_id=ln.contract_line_id, kind=ln.kind,
                                 description=ln.description, quantity=ln.quantity, amount=ln.amount,
                                 breakdown=ln.breakdown, period_start=ln.period_start, period_end=ln.period_end,
-                                sort_order=ln.sort_order))
+                                sort_order=ln.sort_order, indent=ln.indent, modifier_key=ln.modifier_key,
+                                product_id=ln.product_id, contract_id=ln.contract_id))
     return invoice
+
+
+def _run_month(period_start: date, period_end: date) -> tuple[int, int]:
+    if period_start.day != 1 or period_end != add_months(period_start, 1):
+        raise UserError("an invoice run covers one billing month: give the first day of the month and the first "
+                        "day of the next month (for example 2026-10-01 to 2026-11-01)")
+    return period_start.year, period_start.month
+
+
+def _candidates(session: Session, period_start: date, contract_ids: list[int] | None) -> list[Contract]:
+    """Active contracts that may have a charge in the run: in-arrears charges of this cycle or in-advance
+    charges of the next one (a cycle can start up to a month before or after the calendar month)."""
+    horizon = add_months(period_start, 3)
+    q = select(Contract).where(Contract.status == "active", Contract.start_date < horizon,
+                               or_(Contract.end_date.is_(None), Contract.end_date > add_months(period_start, -12)))
+    if contract_ids is not None:
+        q = q.where(Contract.id.in_(contract_ids))
+    return list(session.exec(q.order_by(Contract.id)))
+
+
+def _price_runs(session: Session, contracts: list[Contract], year: int, month: int,
+                reserve_wallet: dict | None = None) -> list[tuple[str, list[Contract], DraftInvoice, dict]]:
+    """Plan and price every contract's run; group per invoice (per contract, or per customer and currency when
+    the customer consolidates). Returns (run_key, contracts, draft, plans)."""
+    from core import tax as taxes
+    from core import wallet
+
+    loaded = _load_terms(session, contracts)
+    customers = {c.id: c for c in session.exec(select(Customer).where(
+        Customer.id.in_({c.customer_id for c in contracts})))}
+    entities = {e.id: e for e in session.exec(select(BusinessEntity))}
+    tz_of = {c.id: schedule.billing_timezone(customers[c.customer_id].timezone,
+                                             entities[customers[c.customer_id].entity_id].timezone)
+             for c in contracts}
+    plans = {}
+    for c in contracts:
+        plan = plan_contract_run(loaded[c.id][0], year, month)
+        if plan.charges:
+            plans[c.id] = plan
+    by_id = {c.id: c for c in contracts}
+    usage = _usage_for(session, plans, by_id, customers, loaded, tz_of)
+    history = _history(session, list(plans), date(year, month, 1) if plans else date.max)
+    groups: dict[str, list[Contract]] = defaultdict(list)
+    for cid in plans:
+        c = by_id[cid]
+        cust = customers[c.customer_id]
+        key = f"customer:{cust.id}:{c.currency}" if cust.consolidate_invoices else f"contract:{cid}"
+        groups[key].append(c)
+    balances = reserve_wallet if reserve_wallet is not None else {}
+    out = []
+    for key, cs in groups.items():
+        cust = customers[cs[0].customer_id]
+        cur = cs[0].currency
+        wallet_key = (cust.id, cur)
+        if wallet_key not in balances:
+            balances[wallet_key] = wallet.balance(session, cust.id, cur)
+        runs = [ContractRun(loaded[c.id][0], plans[c.id], usage.get(c.id, {}), history.get(c.id, {}))
+                for c in cs]
+        try:
+            draft = compute_invoice(runs, cur, tax=taxes.rate_for(session, cust), wallet_balance=balances[wallet_key])
+        except (pricing.PricingError, ModifierError) as exc:
+            names = ", ".join(f"'{c.name}' (#{c.id})" for c in cs)
+            raise UserError(f"contract {names} could not be priced: {exc}") from None
+        balances[wallet_key] -= draft.credits_applied
+        out.append((key, cs, draft, {c.id: plans[c.id] for c in cs}))
+    return out
 
 
 def generate_drafts(session: Session, actor: Actor, *, period_start: date, period_end: date,
                     contract_ids: list[int] | None = None, issue_date: date | None = None) -> RunResult:
-    """Draft invoices for every active contract overlapping [period_start, period_end).
-    Idempotent: a contract that already has an invoice for this period is skipped."""
+    """Draft invoices for the billing run of one month: for each active contract, its cycle period starting
+    in that month — the period's usage and in-arrears charges, and the next period's in-advance charges,
+    dated at the period's end. Idempotent: an invoice that already exists for a contract (or a consolidating
+    customer) and period is left as it is."""
     require(actor, "invoices:write")
     if period_end <= period_start:
         raise UserError("the period must end after it starts")
-    issue_date = issue_date or period_end
-    q = select(Contract).where(Contract.status == "active", Contract.start_date < period_end,
-                               or_(Contract.end_date.is_(None), Contract.end_date > period_start))
-    if contract_ids is not None:
-        q = q.where(Contract.id.in_(contract_ids))
-    contracts = list(session.exec(q.order_by(Contract.id)))
+    year, month = _run_month(period_start, period_end)
+    contracts = _candidates(session, period_start, contract_ids)
     result = RunResult(contracts_considered=len(contracts))
     if not contracts:
         return result
-    existing = set(session.exec(select(Invoice.contract_id).where(
-        Invoice.period_start == period_start, Invoice.period_end == period_end,
-        Invoice.run_key.in_([f"contract:{c.id}" for c in contracts]))))
-    todo = [c for c in contracts if c.id not in existing]
+    month_start = date(year, month, 1)
+    existing = set(session.exec(select(Invoice.run_key).where(Invoice.run_key.is_not(None),
+                                                              Invoice.period_start >= month_start,
+                                                              Invoice.period_start < add_months(month_start, 1))))
+    customers = {c.id: c for c in session.exec(select(Customer).where(
+        Customer.id.in_({c.customer_id for c in contracts})))}
+    todo = [c for c in contracts if f"contract:{c.id}" not in existing and
+            f"customer:{c.customer_id}:{c.currency}" not in existing]
     result.skipped_existing = len(contracts) - len(todo)
     if not todo:
         return result
-    customers = {c.id: c for c in session.exec(select(Customer).where(
-        Customer.id.in_({c.customer_id for c in todo})))}
-    loaded = _load_terms(session, todo)
-    usage = _usage_for(session, todo, customers, loaded, period_start, period_end)
     totals: dict[str, object] = defaultdict(lambda: ZERO)
-    for c in todo:
-        try:
-            inv = _build(session, c, customers[c.customer_id], loaded[c.id][0], usage[c.id], period_start,
-                         period_end, issue_date)
-        except pricing.PricingError as exc:
-            raise UserError(f"contract '{c.name}' (#{c.id}) could not be priced: {exc}") from None
+    for key, cs, draft, plans in _price_runs(session, todo, year, month):
+        cust = customers[cs[0].customer_id]
+        first = plans[cs[0].id]
+        start, end = (first.run_start, first.run_end) if key.startswith("contract:") else \
+            (date(year, month, 1), add_months(date(year, month, 1), 1))
+        issued = issue_date or draft.invoice_date or end
+        c0 = cs[0]
+        due = terms.due_date(issued, c0.payment_terms_days, c0.payment_terms_eom)
+        inv = Invoice(entity_id=cust.entity_id, customer_id=cust.id,
+                      contract_id=c0.id if key.startswith("contract:") else None, run_key=key,
+                      currency=c0.currency, period_start=start, period_end=end, issue_date=issued, due_date=due)
+        _write(session, inv, draft)
         result.created.append(inv.id)
         totals[inv.currency] += inv.total
     result.total_by_currency = dict(totals)
     audit.record(session, actor=actor.username, action="invoice.generate", entity_type="invoice_run",
-                 entity_id=f"{period_start}..{period_end}",
+                 entity_id=f"{year}-{month:02d}",
                  details={"created": len(result.created), "skipped_existing": result.skipped_existing,
                           "totals": {k: str(v) for k, v in totals.items()}})
     return result
+
+
+def amount_due(inv: Invoice) -> Decimal:
+    """What the customer still owes: the total less prepaid credits applied and payments; nothing once void."""
+    return ZERO if inv.status == "void" else inv.total - inv.credits_applied - inv.amount_paid
 
 
 def get_invoice(session: Session, invoice_id: int) -> Invoice:
@@ -196,14 +299,21 @@ def regenerate_draft(session: Session, actor: Actor, invoice_id: int) -> Invoice
     inv = get_invoice(session, invoice_id)
     if inv.status not in EDITABLE:
         raise UserError(f"invoice {inv.number} is {inv.status}; only drafts can be regenerated")
-    contract = session.get(Contract, inv.contract_id)
-    customer = session.get(Customer, inv.customer_id)
     before = inv.total
+    if inv.run_key and inv.run_key.startswith("customer:"):
+        contracts = [c for c in _candidates(session, inv.period_start.replace(day=1), None)
+                     if c.customer_id == inv.customer_id and c.currency == inv.currency]
+    else:
+        contracts = [session.get(Contract, inv.contract_id)]
     session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == inv.id))
-    loaded = _load_terms(session, [contract])
-    usage = _usage_for(session, [contract], {customer.id: customer}, loaded, inv.period_start, inv.period_end)
-    _build(session, contract, customer, loaded[contract.id][0], usage[contract.id], inv.period_start,
-           inv.period_end, inv.issue_date, invoice=inv)
+    session.flush()
+    priced = _price_runs(session, contracts, inv.period_start.year, inv.period_start.month)
+    mine = [p for p in priced if p[0] == inv.run_key]
+    if mine:
+        _write(session, inv, mine[0][2])
+    else:
+        inv.subtotal = inv.tax = inv.total = inv.credits_applied = ZERO
+        session.add(inv)
     audit.record(session, actor=actor.username, action="invoice.regenerate", entity_type="invoice",
                  entity_id=inv.id, details={"before_total": before, "after_total": inv.total})
     return inv
@@ -234,10 +344,20 @@ def approve_invoice(session: Session, actor: Actor, invoice_id: int) -> Invoice:
     inv = get_invoice(session, invoice_id)
     if inv.status != "draft":
         raise UserError(f"invoice {inv.number or '#' + str(inv.id)} is already {inv.status}")
+    if inv.credits_applied > 0:  # the draft counted on prepaid credit: take it from the wallet now
+        from core import wallet
+
+        if wallet.balance(session, inv.customer_id, inv.currency) < inv.credits_applied:
+            raise UserError(f"the customer's prepaid credit is now below the "
+                            f"{format_money(inv.credits_applied, inv.currency)} this draft uses; regenerate it")
+        wallet.use_credit(session, inv.customer_id, inv.currency, inv.credits_applied, inv.id)
     inv.number = _next_number(session, inv.entity_id)
     inv.status = "approved"
     inv.approved_at = utcnow()
     inv.approved_by = actor.username
+    contract = session.get(Contract, inv.contract_id) if inv.contract_id else None
+    if contract is not None and contract.payment_terms_basis == "approval":
+        inv.due_date = terms.due_date(inv.approved_at.date(), contract.payment_terms_days, contract.payment_terms_eom)
     session.add(inv)
     session.flush()
     audit.record(session, actor=actor.username, action="invoice.approve", entity_type="invoice", entity_id=inv.id,
@@ -285,7 +405,7 @@ def list_invoices(session: Session, *, status: str | None = None, customer_id: i
     q = q.order_by(Invoice.period_start.desc(), Invoice.id.desc()).limit(limit)
     rows = []
     for inv, cust in session.exec(q):
-        due = inv.total - inv.amount_paid if inv.status != "void" else ZERO
+        due = amount_due(inv)
         rows.append(InvoiceRow(inv.id, inv.number, inv.status, cust.name, cust.external_id, inv.period_start,
                                inv.period_end, inv.issue_date, inv.due_date, inv.currency, inv.total, due,
                                inv.status != "draft" and due > 0 and inv.due_date < today))

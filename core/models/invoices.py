@@ -55,3 +55,4 @@ class InvoiceLine(SQLModel, table=True):
     product_id: int | None = Field(default=None, foreign_key="product.id")
     contract_id: int | None = Field(default=None, foreign_key="contract.id")
     indent: int = Field(default=0)  # 1 for add-ons / sub-products and modifier steps under their line
+    modifier_key: str | None = Field(default=None, max_length=80)  # which discount/grant/fee made this line

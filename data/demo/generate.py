@@ -48,7 +48,7 @@ def main() -> None:
         w.writerow(["external_id", "name", "email", "address_line1", "city", "region", "postal_code", "country",
                     "currency", "payment_terms_days"])
         for c in CUSTOMERS:
-            w.writerow([*c, "USD", 30])
+            w.writerow([*c, "GBP" if c[7] == "GB" else "USD", 30])
     rows = []
     key = 0
 

@@ -77,6 +77,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('product_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('contract_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('indent', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('modifier_key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True))
         batch_op.create_foreign_key('fk_invoice_line_contract', 'contract', ['contract_id'], ['id'])
         batch_op.create_foreign_key('fk_invoice_line_product', 'product', ['product_id'], ['id'])
 
@@ -112,6 +113,7 @@ def downgrade() -> None:
     with op.batch_alter_table('invoice_line', schema=None) as batch_op:
         batch_op.drop_constraint('fk_invoice_line_contract', type_='foreignkey')
         batch_op.drop_constraint('fk_invoice_line_product', type_='foreignkey')
+        batch_op.drop_column('modifier_key')
         batch_op.drop_column('indent')
         batch_op.drop_column('contract_id')
         batch_op.drop_column('product_id')

@@ -16,7 +16,7 @@ def _count(engine, model, *where):
 def test_demo_uses_every_pricing_model_and_runs_idempotently(engine, db_url, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", db_url)
     assert main(["seed-demo"]) == 0
-    assert "20 draft invoices created" in capsys.readouterr().out
+    assert "20 draft invoices created (£588.62, $16,605.96)" in capsys.readouterr().out
     with Session(engine) as s:
         models = set(s.exec(select(ContractLine.pricing_model)).all())
     assert models == set(pricing.REGISTRY)
@@ -36,11 +36,12 @@ def test_cli_approves_a_month_with_consecutive_numbers(engine, db_url, monkeypat
     assert "20 invoices approved: NW-000001 … NW-000020" in capsys.readouterr().out
     with Session(engine) as s:
         numbers = sorted(s.exec(select(Invoice.number)).all())
-        total = sum(s.exec(select(Invoice.total)).all(), Decimal(0))
+        totals = {cur: sum(s.exec(select(Invoice.total).where(Invoice.currency == cur)).all(), Decimal(0))
+                  for cur in ("USD", "GBP")}
         approvals = s.exec(select(func.count()).select_from(AuditLog)
                            .where(AuditLog.action == "invoice.approve", AuditLog.actor == "cli")).one()
     assert numbers == [f"NW-{n:06d}" for n in range(1, 21)]
-    assert total == Decimal("19663.25")
+    assert totals == {"USD": Decimal("16605.96"), "GBP": Decimal("588.62")}  # invoices never mix currencies
     assert approvals == 20
 
 

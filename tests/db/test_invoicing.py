@@ -15,6 +15,7 @@ from core.models import AuditLog, Invoice
 from tests.db import factories as f
 
 JAN = dict(period_start=date(2025, 1, 1), period_end=date(2025, 2, 1))
+DEC = dict(period_start=date(2024, 12, 1), period_end=date(2025, 1, 1))
 
 
 def test_metric_aggregations_follow_the_spec_example(session):
@@ -59,21 +60,29 @@ def _pilot(session):
     ], start=date(2025, 1, 15))
 
 
-def test_draft_prorates_fixed_fee_and_prices_usage_after_free_units(session):
+def test_first_advance_invoice_is_prorated_and_dated_at_the_start(session):
+    _pilot(session)
+    run = generate_drafts(session, SYSTEM, **DEC)  # the run before the first period bills it in advance
+    [platform] = invoice_lines(session, run.created[0])
+    assert platform.amount == Decimal("548.39")  # 1,000 × 17/31 (spec section 3)
+    assert "17/31" in platform.breakdown
+    inv = session.get(Invoice, run.created[0])
+    assert inv.issue_date == date(2025, 1, 15) and inv.due_date == date(2025, 2, 14)  # net 30
+
+
+def test_draft_bills_next_period_in_advance_and_usage_after_free_units(session):
     _pilot(session)
     f.events(session, "C1", "call", [1000], when=datetime(2025, 1, 3))  # before the contract started
     run = generate_drafts(session, SYSTEM, **JAN)
     assert len(run.created) == 1
-    lines = invoice_lines(session, run.created[0])
-    platform, calls = lines
-    assert platform.amount == Decimal("548.39")  # 1,000 × 17/31 (spec section 3)
-    assert "17/31" in platform.breakdown
+    platform, calls = invoice_lines(session, run.created[0])
+    assert platform.amount == Decimal("1000") and platform.period_start == date(2025, 2, 1)  # February, in advance
     assert calls.quantity == Decimal("800")  # the 1,000 before 15 January are outside the contract
     assert calls.amount == Decimal("1000.00")  # 800 − 300 free = 500 × $2 (spec section 2)
     assert "300 free" in calls.breakdown and "$2.00" in calls.breakdown
     inv = session.get(Invoice, run.created[0])
-    assert inv.total == Decimal("1548.39") and inv.status == "draft" and inv.number is None
-    assert inv.due_date == date(2025, 3, 3)  # issued 1 Feb, net 30
+    assert inv.total == Decimal("2000") and inv.status == "draft" and inv.number is None
+    assert inv.issue_date == date(2025, 2, 1) and inv.due_date == date(2025, 3, 3)  # issued 1 Feb, net 30
 
 
 def test_generating_twice_creates_nothing_new(session):
@@ -106,7 +115,7 @@ def test_regenerate_picks_up_late_usage_and_delete_removes_draft(session):
     inv_id = generate_drafts(session, SYSTEM, **JAN).created[0]
     f.events(session, "C1", "call", [500], when=datetime(2025, 1, 30))
     inv = regenerate_draft(session, SYSTEM, inv_id)
-    assert inv.total == Decimal("548.39") + Decimal("1000") + Decimal("750")  # 1,000 billed: 500×2 + 500×1.5
+    assert inv.total == Decimal("1000") + Decimal("1000") + Decimal("750")  # 1,000 billed: 500×2 + 500×1.5
     delete_draft(session, SYSTEM, inv_id)
     assert session.get(Invoice, inv_id) is None
     assert len(generate_drafts(session, SYSTEM, **JAN).created) == 1  # the period can be generated again
@@ -153,6 +162,6 @@ def test_invoice_list_shows_amount_due_and_overdue(session):
     inv_id = generate_drafts(session, SYSTEM, **JAN).created[0]
     approve_invoice(session, SYSTEM, inv_id)
     [row] = list_invoices(session, today=date(2025, 3, 10))
-    assert row.amount_due == Decimal("1548.39") and row.overdue
+    assert row.amount_due == Decimal("2000") and row.overdue
     [row] = list_invoices(session, today=date(2025, 3, 1))
     assert not row.overdue

@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROLES = ("admin", "finance", "ops", "sales", "viewer")
-DEMO_OCTOBER_TOTAL = "$19,663.25"
+DEMO_OCTOBER_TOTAL = "£588.62 + $16,605.96"
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -22,7 +22,7 @@ tables, texts = _steps.tables, _steps.texts
 ROLES = ("admin", "finance", "ops", "sales", "viewer")
 PAGE = "pages/invoices.py"
 OCTOBER = date(2026, 10, 1)
-DEMO_OCTOBER_TOTAL = "$19,663.25"  # the 20 demo drafts
+DEMO_OCTOBER_TOTAL = "£588.62 and $16,605.96"  # the 20 demo drafts
 
 
 def engine_for(db_url: str):
@@ -207,8 +207,9 @@ def test_excel_export_has_money_formats_and_totals(demo_db):
     assert inv.cell(row=2, column=total_col).number_format.startswith('"$"#,##0.00')
     last = inv.max_row
     assert inv.cell(row=last, column=1).value == "Total USD"
-    assert f"${inv.cell(row=last, column=total_col).value:,.2f}" == DEMO_OCTOBER_TOTAL
-    assert inv.max_row == len(rows) + 2
+    assert f"${inv.cell(row=last, column=total_col).value:,.2f}" == "$16,605.96"
+    assert inv.cell(row=last - 1, column=1).value == "Total GBP"  # a totals row per currency, never mixed
+    assert inv.max_row == len(rows) + 3
     assert inv.column_dimensions["C"].width >= 20
     line_header = [c.value for c in lines[1]]
     assert "How it was calculated" in line_header

@@ -1,0 +1,1 @@
+"""Tax providers reached over the network (AvaTax). The provider interface is in :mod:`core.tax`."""

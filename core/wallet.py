@@ -1,0 +1,129 @@
+"""The customer wallet: prepaid credit per customer and currency, kept as a signed ledger.
+
+Money in is a positive entry (prepaid, grant, a credit note kept as credit, an unallocated payment);
+money used on an invoice is a negative entry. The balance is the SUM of the entries — one exact SQL query
+(amounts are stored as scaled integers, so the sum is exact on SQLite and PostgreSQL alike). The wallet
+never goes below zero: :func:`use_credit` refuses to take more than the balance.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlmodel import Session, func, select
+
+from core import audit
+from core.auth import SYSTEM, Actor, require
+from core.errors import NotFound, UserError
+from core.models import Customer, WalletEntry, utcnow
+from core.money import ZERO, MoneyError, currency, format_money, round_money, to_decimal
+
+CREDIT_KINDS = {
+    "prepaid": "Prepaid credit bought by the customer",
+    "grant": "Promotional or goodwill credit",
+    "credit_note": "Credit note kept as credit",
+    "payment": "Unallocated payment",
+    "manual": "Manual adjustment",
+}
+USE_KIND = "invoice"
+
+
+def _amount(value, code: str) -> Decimal:
+    try:
+        amount = to_decimal(value, field="amount")
+    except MoneyError as exc:
+        raise UserError(str(exc)) from None
+    if amount <= 0:
+        raise UserError("amount: must be more than zero")
+    if amount != round_money(amount, code):
+        raise UserError(f"amount: {code} has {currency(code).minor_units} decimals at most")
+    return amount
+
+
+def _currency(code: str) -> str:
+    try:
+        return currency(code).code
+    except MoneyError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _customer(session: Session, customer_id: int, *, lock: bool = False) -> Customer:
+    q = select(Customer).where(Customer.id == customer_id)
+    if lock:
+        q = q.with_for_update()  # serialises wallet use per customer on PostgreSQL
+    c = session.exec(q).first()
+    if c is None:
+        raise NotFound(f"there is no customer with id {customer_id}")
+    return c
+
+
+def add_credit(session: Session, actor: Actor, *, customer_id: int, currency: str, amount, kind: str = "prepaid",
+               note: str = "", effective_date: date | None = None) -> WalletEntry:
+    """Put credit in a customer's wallet (a positive entry)."""
+    require(actor, "invoices:write")
+    code = _currency(currency)
+    value = _amount(amount, code)
+    if kind not in CREDIT_KINDS:
+        raise UserError(f"kind: choose one of {', '.join(CREDIT_KINDS)}")
+    note = (note or "").strip()
+    if len(note) > 300:
+        raise UserError("note: at most 300 characters")
+    customer = _customer(session, customer_id)
+    entry = WalletEntry(customer_id=customer.id, currency=code, amount=value, kind=kind, note=note,
+                        effective_date=effective_date or utcnow().date(), created_by=actor.username)
+    session.add(entry)
+    session.flush()
+    audit.record(session, actor=actor.username, action="wallet.credit", entity_type="customer", entity_id=customer.id,
+                 details={"entry": entry.id, "currency": code, "amount": value, "kind": kind, "note": note})
+    return entry
+
+
+def balance(session: Session, customer_id: int, currency: str) -> Decimal:
+    """The wallet balance in one currency: the exact SUM of its entries (0 when there are none)."""
+    code = _currency(currency)
+    total = session.exec(select(func.sum(WalletEntry.amount))
+                         .where(WalletEntry.customer_id == customer_id, WalletEntry.currency == code)).one()
+    total = to_decimal(total) if total is not None else ZERO
+    shown = round_money(total, code)
+    return shown if shown == total else total
+
+
+def balances(session: Session, customer_id: int) -> dict[str, Decimal]:
+    """Every currency the customer holds credit in -> balance (one grouped query)."""
+    rows = session.exec(select(WalletEntry.currency, func.sum(WalletEntry.amount))
+                        .where(WalletEntry.customer_id == customer_id)
+                        .group_by(WalletEntry.currency).order_by(WalletEntry.currency)).all()
+    return {code: round_money(to_decimal(total or ZERO), code) for code, total in rows}
+
+
+def entries(session: Session, customer_id: int, currency: str | None = None, *, limit: int | None = None
+            ) -> list[WalletEntry]:
+    """The wallet's entries, oldest first."""
+    q = select(WalletEntry).where(WalletEntry.customer_id == customer_id)
+    if currency:
+        q = q.where(WalletEntry.currency == _currency(currency))
+    q = q.order_by(WalletEntry.effective_date, WalletEntry.id)
+    if limit:
+        q = q.limit(limit)
+    return list(session.exec(q))
+
+
+def use_credit(session: Session, customer_id: int, currency: str, amount, invoice_id: int | None, *,
+               actor: Actor = SYSTEM, note: str = "") -> WalletEntry:
+    """Pay part of an invoice from the wallet (a negative entry). Never more than the balance."""
+    require(actor, "invoices:write")
+    code = _currency(currency)
+    value = _amount(amount, code)
+    customer = _customer(session, customer_id, lock=True)
+    available = balance(session, customer.id, code)
+    if value > available:
+        raise UserError(f"the wallet holds {format_money(available, code)}; it cannot pay {format_money(value, code)}")
+    entry = WalletEntry(customer_id=customer.id, currency=code, amount=-value, kind=USE_KIND, invoice_id=invoice_id,
+                        note=(note or (f"applied to invoice {invoice_id}" if invoice_id else "applied"))[:300],
+                        effective_date=utcnow().date(), created_by=actor.username)
+    session.add(entry)
+    session.flush()
+    audit.record(session, actor=actor.username, action="wallet.use", entity_type="customer", entity_id=customer.id,
+                 details={"entry": entry.id, "currency": code, "amount": value, "invoice_id": invoice_id,
+                          "balance_after": available - value})
+    return entry
