@@ -90,8 +90,10 @@ if msg := ss.pop("invoices_flash", None):
 if me.can("invoices:write"):
     with st.container(border=True):
         st.markdown("**Generate draft invoices**")
-        st.caption("Creates one draft per active contract for the month, from the contracts and the usage "
-                   "recorded. Safe to run again: contracts that already have an invoice for the month are skipped.")
+        st.caption("Creates one draft per active contract (one per customer for customers who consolidate): the "
+                   "month's usage and charges billed at the end of the month, plus the next month's charges billed "
+                   "in advance, dated at the end of the month. A contract that starts next month gets its first "
+                   "in-advance invoice from this run. Safe to run again: what already has an invoice is skipped.")
         a, b = st.columns([2, 1], vertical_alignment="bottom")
         gen_month = a.selectbox("Billing month", MONTHS, index=MONTHS.index(billing_month()[0]),
                                 key="invoices_gen_month", format_func=month_label)

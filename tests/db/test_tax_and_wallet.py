@@ -122,7 +122,7 @@ def test_manual_rates_as_a_provider(session, people):
     set_rate(session, FINANCE, country="US", region="CA", name="Sales tax", percent="7.25")
     provider = ManualRates(session)
     doc = TaxDocument("DRAFT-1", "C-CA", "USD", date(2025, 1, 31), TaxAddress(region="CA", country="US"),
-                      (TaxDocumentLine("1", D("0.10")), TaxDocumentLine("2", D("0.10")), TaxDocumentLine("3", D("0.10"))))
+                      tuple(TaxDocumentLine(str(i), D("0.10")) for i in range(3)))
     quote = provider.quote(doc)
     assert quote.amount == D("0.02175")  # precise; the invoice rounds it once
     assert quote.rule() == TaxRule.rate("Sales tax", D("7.25"), note="tax table: US/CA")
