@@ -44,7 +44,8 @@ class InvoiceLine(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     invoice_id: int = Field(foreign_key="invoice.id", index=True)
     contract_line_id: int | None = Field(default=None, foreign_key="contract_line.id")
-    kind: str = Field(default="charge", max_length=20)  # charge | free_units | true_up | discount | fee | tax
+    # usage | fixed | one_time | credit_grant | discount | true_up | service_fee | tax | wallet
+    kind: str = Field(default="usage", max_length=20)
     description: str = Field(max_length=300)
     quantity: Decimal = Field(default=Decimal(0), sa_column=quantity_column(default=0))
     amount: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
