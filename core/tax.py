@@ -330,3 +330,20 @@ def tax_rule_from_provider(provider: TaxProvider, pre_tax: DocumentResult, *, cu
     (``pre_tax`` is the same document priced with ``tax=None``)."""
     quote = provider.quote(document_for(pre_tax, customer=customer, code=code, on=on, kind=kind))
     return quote.rule()
+
+
+def configured_provider() -> TaxProvider | None:
+    """The outside tax provider the invoice run asks, when one is configured: ``TAX_PROVIDER=avatax`` with the
+    ``AVATAX_*`` settings (base URL, account id, license key, company code). None: the manual rate table."""
+    import os
+
+    if os.environ.get("TAX_PROVIDER", "").strip().lower() != "avatax":
+        return None
+    from connectors.tax.avatax import AvaTaxConfig
+
+    cfg = AvaTaxConfig.from_env()
+    problems = cfg.problems()
+    if problems:
+        raise UserError("AvaTax is selected (TAX_PROVIDER=avatax) but not set up: " + "; ".join(problems))
+    return AvaTax(base_url=cfg.base_url, account_id=cfg.account_id, license_key=cfg.license_key,
+                  company_code=cfg.company_code)

@@ -16,7 +16,8 @@ from sqlmodel import Session, func, select
 from core import audit, pricing
 from core.auth import Actor, require
 from core.billing import schedule, terms
-from core.billing.calculate import ContractRun, ContractTerms, DraftInvoice, compute_invoice, plan_contract_run
+from core.billing.calculate import (ContractRun, ContractTerms, DraftInvoice, compute_invoice, plan_contract_run,
+                                    price_contract)
 from core.billing.contracts import terms_for
 from core.billing.modifiers import ModifierError
 from core.billing.periods import add_months
@@ -209,6 +210,7 @@ def _price_runs(session: Session, contracts: list[Contract], year: int, month: i
         key = f"customer:{cust.id}:{c.currency}" if cust.consolidate_invoices else f"contract:{cid}"
         groups[key].append(c)
     balances = reserve_wallet if reserve_wallet is not None else {}
+    provider = taxes.configured_provider()
     out = []
     for key, cs in groups.items():
         cust = customers[cs[0].customer_id]
@@ -219,7 +221,12 @@ def _price_runs(session: Session, contracts: list[Contract], year: int, month: i
         runs = [ContractRun(loaded[c.id][0], plans[c.id], usage.get(c.id, {}), history.get(c.id, {}))
                 for c in cs]
         try:
-            draft = compute_invoice(runs, cur, tax=taxes.rate_for(session, cust), wallet_balance=balances[wallet_key])
+            rule = taxes.rate_for(session, cust)
+            if provider is not None and len(runs) == 1 and not (rule is not None and rule.exempt):
+                pre_tax, _ = price_contract(runs[0], cur)
+                rule = taxes.tax_rule_from_provider(provider, pre_tax, customer=cust, code=f"{key}:{year}-{month:02d}",
+                                                    on=runs[0].plan.invoice_date)
+            draft = compute_invoice(runs, cur, tax=rule, wallet_balance=balances[wallet_key])
         except (pricing.PricingError, ModifierError) as exc:
             names = ", ".join(f"'{c.name}' (#{c.id})" for c in cs)
             raise UserError(f"contract {names} could not be priced: {exc}") from None
