@@ -92,3 +92,21 @@ def test_renewal_job_renews_once_at_list_prices_or_same_terms(session):
     again = renew_due_contracts(session, SYSTEM, on=date(2026, 1, 2))
     assert again.renewed == [] and again.ended == []
     assert len(session.exec(select(AuditLog).where(AuditLog.action == "contract.renew")).all()) == 2
+
+
+def test_cli_renews_by_date(engine, db_url, monkeypatch, capsys):
+    from sqlmodel import Session
+
+    from cli import main
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    with Session(engine) as s:
+        f.seller(s)
+        f.customer(s, "C1")
+        f.contract(s, "C1", [LineSpec("Fee", "flat_fee", {"amount": "5"})], start=date(2025, 1, 1),
+                   end_date=date(2026, 1, 1), term_months=12, renewal_policy="same_terms")
+        s.commit()
+    assert main(["renew-contracts", "--date", "2025-12-31"]) == 0
+    assert "0 contracts renewed" in capsys.readouterr().out
+    assert main(["renew-contracts", "--date", "2026-01-01"]) == 0
+    assert "1 contract renewed, 0 ended without renewal" in capsys.readouterr().out
