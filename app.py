@@ -79,8 +79,14 @@ def navigation(actor) -> None:
         sections["Billing"].append(page("usage", "Usage", "monitoring"))
     if actor.can("invoices:read"):
         sections["Billing"].append(page("invoices", "Invoices", "receipt_long"))
+    if actor.can("catalog:read"):
+        sections["Billing"].append(page("plans", "Plans", "bookmarks"))
+    if actor.can("catalog:read"):
+        sections["Setup"].append(page("products", "Products", "inventory_2"))
     if actor.can("metrics:read"):
         sections["Setup"].append(page("metrics", "Billable metrics", "functions"))
+    if actor.can("catalog:write"):
+        sections["Setup"].append(page("settings", "Settings", "percent"))
     if actor.can("users:read"):
         sections["Setup"].append(page("users", "Users", "manage_accounts"))
     if actor.can("audit:read"):

@@ -15,6 +15,7 @@ from core.money import MoneyError, currency
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FIELDS = list(CustomerBase.model_fields)
+FLAGS = ("consolidate_invoices", "tax_exempt")  # yes/no settings on the customer row (not in CustomerBase)
 _TIMEZONES: set[str] | None = None
 
 
@@ -76,7 +77,8 @@ def create_customer(session: Session, actor: Actor, data: dict, *, entity_id: in
     clean = _clean(data)
     if session.exec(select(Customer).where(Customer.external_id == clean["external_id"])).first():
         raise UserError(f"external_id: a customer with the id '{clean['external_id']}' already exists")
-    customer = Customer(**clean, entity_id=entity_id or default_entity(session).id)
+    customer = Customer(**clean, **{f: bool(data[f]) for f in FLAGS if f in data},
+                        entity_id=entity_id or default_entity(session).id)
     session.add(customer)
     session.flush()
     audit.record(session, actor=actor.username, action="customer.create", entity_type="customer",
@@ -95,13 +97,13 @@ def update_customer(session: Session, actor: Actor, customer_id: int, data: dict
     if clean["external_id"] != customer.external_id and session.exec(
             select(Customer).where(Customer.external_id == clean["external_id"])).first():
         raise UserError(f"external_id: a customer with the id '{clean['external_id']}' already exists")
-    before = customer.model_dump(include=set(FIELDS))
-    for k, v in clean.items():
+    before = customer.model_dump(include={*FIELDS, *FLAGS})
+    for k, v in {**clean, **{f: bool(data[f]) for f in FLAGS if f in data}}.items():
         setattr(customer, k, v)
     customer.updated_at = utcnow()
     session.add(customer)
-    after = customer.model_dump(include=set(FIELDS))
-    changed = {k: {"before": before[k], "after": after[k]} for k in FIELDS if before[k] != after[k]}
+    after = customer.model_dump(include={*FIELDS, *FLAGS})
+    changed = {k: {"before": before[k], "after": after[k]} for k in (*FIELDS, *FLAGS) if before[k] != after[k]}
     audit.record(session, actor=actor.username, action="customer.update", entity_type="customer",
                  entity_id=customer.id, details=changed)
     return customer

@@ -1,32 +1,51 @@
 """Contracts: what each customer pays for — the list, one contract's lines, and the contract builder.
 
-The builder is not an st.form on purpose: the live price preview and the per-model tables must react
+A plan can fill the builder (step 0); the contract keeps its plan_id. The builder is not an st.form on purpose: the live price preview and the per-model tables must react
 while the user types, which a form would hold back until submit. Lines live in session state as plain
 dicts until "Create contract" validates the whole contract (every problem at once) and saves it.
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, timedelta
 
 import pandas as pd
 import streamlit as st
 
 from core.analytics.overview import contract_line_counts
-from core.billing.contracts import (ContractSpec, LineSpec, contract_lines, create_contract, get_contract,
-                                    list_contracts, validate_contract)
+from core.billing.contracts import (
+    ContractSpec,
+    LineSpec,
+    activate_contract,
+    create_contract,
+    get_contract,
+    list_contracts,
+    validate_contract,
+)
 from core.catalog import list_products
 from core.customers import find_customers
 from core.metering.metrics import list_metrics
 from core.money import CURRENCIES
+from core.plans import (
+    contract_from_plan,
+    create_plan,
+    get_plan,
+    list_plans,
+    plan_from_contract_spec,
+)
+from core.ui_support import spec_from_contract
+from ui import contract_terms as terms
 from ui import contracts_ui as cui
 from ui.format import last_day
+from ui.invoice_preview import preview_panel
 from ui.state import actor, page_header, run_action, session
 
 me = actor()
 ss = st.session_state
 ss.setdefault("contracts_lines", [])  # the lines of the contract being built, as plain dicts
 ss.setdefault("contracts_gen", 0)  # bumped to give the "add a line" widgets fresh keys
-ss.setdefault("contracts_hgen", 0)  # bumped to reset the contract header after saving
+ss.setdefault("contracts_hgen", 0)  # bumped to reset the contract header after saving or using a plan
+ss.setdefault("contracts_draft", {})  # starting values of the header, terms and adjustments (from a plan)
 if goto := ss.pop("contracts_goto", None):
     ss["contracts_tab"], ss["contracts_open"] = goto
 
@@ -40,7 +59,7 @@ with session() as s:
                  for c in find_customers(s)}
     all_metrics = list_metrics(s)
     metrics = {m.code: (m.name, m.group_by) for m in all_metrics}
-    metric_codes = {m.id: m.code for m in all_metrics}
+    plans = {p.id: f"{p.name} ({p.currency})" for p in list_plans(s)}
     products = {p.sku: p.name for p in list_products(s)}
     counts = contract_line_counts(s)
     contracts = [dict(id=c.id, customer_id=cust.id, customer=cust.name, name=c.name, currency=c.currency,
@@ -79,96 +98,155 @@ def contract_list() -> None:
 def contract_detail(contract_id: int) -> None:
     with session() as s:
         c = get_contract(s, contract_id)
-        lines = [dict(description=ln.description, pricing_model=ln.pricing_model, params=ln.params,
-                      metric_code=metric_codes.get(ln.metric_id), fixed_quantity=ln.fixed_quantity, free_units=ln.free_units,
-                      cadence=ln.cadence, timing=ln.timing) for ln in contract_lines(s, contract_id)]
-        cust = customers.get(c.customer_id, {"name": "?", "external_id": "?"})
-        ends = f"until {last_day(c.end_date):%-d %b %Y}" if c.end_date else "open-ended"
-        with st.container(border=True):
-            st.subheader(c.name)
-            st.markdown(f"**{cust['name']}** ({cust['external_id']}) · {c.currency} · from {c.start_date:%-d %b %Y}, "
-                        f"{ends} · invoices due {c.payment_terms_days} days after issue · created by "
-                        f"{c.created_by or 'unknown'}")
-            st.table(cui.line_rows(lines, c.currency, metric_names), hide_index=True)
+        spec = spec_from_contract(s, contract_id)
+        plan = get_plan(s, c.plan_id).name if c.plan_id else None
+    lines = [asdict(ln) for ln in spec.lines]
+    cust = customers.get(c.customer_id, {"name": "?", "external_id": "?"})
+    ends = f"until {last_day(c.end_date):%-d %b %Y}" if c.end_date else "open-ended"
+    with st.container(border=True):
+        st.subheader(c.name + ("  :orange-badge[Draft — not billed yet]" if c.status == "draft" else ""))
+        st.markdown(f"**{cust['name']}** ({cust['external_id']}) · {c.currency} · from {c.start_date:%-d %b %Y}, "
+                    f"{ends} · created by {c.created_by or 'unknown'}" + (f" · from plan “{plan}”" if plan else ""))
+        st.markdown("  \n".join(terms.describe_terms(asdict(spec))
+                                + terms.describe_contract_modifiers(spec.modifiers, c.currency)))
+        st.table(cui.line_rows(lines, c.currency, metric_names), hide_index=True)
+        buttons = st.container(horizontal=True)
+        if c.status == "draft" and me.can("contracts:write"):
+            st.caption("A draft is saved but not billed. Activate it when the customer has signed.")
+            if buttons.button("Activate", type="primary", icon=":material/play_arrow:", key="contracts_activate") \
+                    and run_action(activate_contract, me, contract_id) is not None:
+                ss["contracts_flash"] = f"Contract “{c.name}” is active: it is billed from now on."
+                st.rerun()
+        if me.can("catalog:write"):
+            with buttons.popover("Save as plan", icon=":material/bookmark_add:"):
+                st.caption("Reuse this contract's lines, adjustments and terms for other customers.")
+                pname = st.text_input("Plan name", value=c.name, key=f"contracts_plan_name_{contract_id}")
+                if st.button("Save the plan", key=f"contracts_save_plan_{contract_id}"):
+                    made = run_action(create_plan, me, plan_from_contract_spec(pname, spec))
+                    if made is not None:
+                        ss["contracts_flash"] = f"Saved the plan “{made.name}”; it is listed on the Plans page."
+                        st.rerun()
 
 
-def builder() -> None:
-    if not customers:
-        st.info("There are no customers yet. Add the customer first on the **Customers** page, then come back.")
-        return
-    hg, gen = ss["contracts_hgen"], ss["contracts_gen"]
-    st.subheader("1. The contract")
-    a, b = st.columns(2)
-    with a:
-        cust = st.selectbox("Customer", list(customers), index=None, key=f"contracts_customer_{hg}",
-                            placeholder="Choose the customer",
-                            format_func=lambda i: f"{customers[i]['name']} ({customers[i]['external_id']})")
-    with b:
-        name = st.text_input("Contract name", key=f"contracts_name_{hg}", placeholder="for example Acme — Growth plan")
-    info = customers.get(cust, {"currency": "USD", "payment_terms_days": 30})
-    c1, c2, c3, c4 = st.columns(4)
-    with c1:
-        codes = list(CURRENCIES)
-        code = st.selectbox("Currency", codes, key=f"contracts_currency_{hg}_{cust}",
-                            index=codes.index(info["currency"]) if info["currency"] in codes else 0)
-    with c2:
-        start = st.date_input("First day", value=date.today().replace(day=1), key=f"contracts_start_{hg}",
-                              format="YYYY-MM-DD")
-    with c3:
-        last = st.date_input("Last day (optional)", value=None, key=f"contracts_last_{hg}", format="YYYY-MM-DD",
-                             help="Leave empty for a contract that runs until it is ended.")
-    with c4:
-        terms = st.number_input("Payment terms (days)", 0, 365, int(info["payment_terms_days"]), step=1,
-                                key=f"contracts_terms_{hg}_{cust}", help="Invoices are due this many days after "
-                                                                         "they are issued.")
-    lines = ss["contracts_lines"]
-    st.subheader(f"2. Lines ({len(lines)})")
-    if lines:
+def _use_plan(plan_id: int, cust, start: date) -> None:
+    """Fill the builder from a plan: lines, adjustments and terms (contract_from_plan)."""
+    with session() as s:
+        plan = get_plan(s, plan_id)
+        spec = contract_from_plan(plan, customer_external_id=customers[cust]["external_id"] if cust else "",
+                                  start_date=start)
+    ss["contracts_draft"] = {**asdict(spec), "customer": cust, "plan_name": plan.name, "lines": None}
+    ss["contracts_lines"] = [asdict(ln) for ln in spec.lines]
+    ss["contracts_hgen"] += 1
+    ss["contracts_gen"] += 1
+
+
+def _lines_section(lines: list, code: str, gen: int) -> None:
+    st.subheader(f"3. Lines ({len(lines)})")
+    if not lines:
+        st.caption("No lines yet: describe the first one below and press **Add this line**.")
+    else:
         st.table(cui.line_rows(lines, code, metric_names), hide_index=True)
         r1, r2 = st.columns([3, 1], vertical_alignment="bottom")
-        with r1:
-            drop = st.selectbox("Remove a line", range(len(lines)), key=f"contracts_drop_{gen}", index=None,
-                                placeholder="Choose a line to remove",
-                                format_func=lambda i: f"{i + 1}. {lines[i]['description']}")
-        with r2:
-            if st.button("Remove line", disabled=drop is None, key=f"contracts_drop_btn_{gen}"):
-                lines.pop(drop)
-                ss["contracts_gen"] += 1
-                st.rerun()
-    else:
-        st.caption("No lines yet: describe the first one below and press **Add this line**.")
+        pick = r1.selectbox("Change or remove a line", range(len(lines)), key=f"contracts_pick_{gen}", index=None,
+                            placeholder="Choose a line to change its price, adjustments or phase",
+                            format_func=lambda i: f"{i + 1}. {lines[i]['description']}")
+        if r2.button("Remove line", disabled=pick is None, key=f"contracts_drop_btn_{gen}"):
+            lines.pop(pick)
+            ss["contracts_gen"] += 1
+            st.rerun()
+        if pick is not None:
+            with st.container(border=True):
+                changed = cui.line_form(f"contracts_e{gen}_{pick}", code, metrics, products, initial=lines[pick],
+                                        submit="Save changes to this line")
+                if changed is not None:
+                    lines[pick] = changed
+                    ss["contracts_gen"] += 1
+                    st.rerun()
     with st.expander("Add a line" if not lines else "Add another line", expanded=True, icon=":material/add:"):
         new = cui.line_form(f"contracts_l{gen}", code, metrics, products)
         if new is not None:
             lines.append(new)
             ss["contracts_gen"] += 1
             st.rerun()
-    st.subheader("3. Save")
-    st.caption("Saving checks the whole contract and lists every problem at once.")
-    if st.button("Create contract", type="primary", icon=":material/save:"):
-        spec = ContractSpec(customer_external_id=customers[cust]["external_id"] if cust else "", name=name,
-                            currency=code, start_date=start, end_date=last + timedelta(days=1) if last else None,
-                            payment_terms_days=int(terms), lines=[LineSpec(**ln) for ln in lines])
-        with session() as s:
-            problems = validate_contract(s, spec)
-        if cust is None:
-            problems = ["customer: choose the customer this contract is for"] + [
-                p for p in problems if not p.startswith("customer:")]
-        problems = [p + " (fill in *Add a line* and press **Add this line**)" if p.startswith("lines:") else p
-                    for p in problems]
-        if problems:
-            st.error("The contract was not saved. Fix these, then press **Create contract** again:\n"
-                     + "\n".join(f"- {p}" for p in problems), icon=":material/error:")
-            return
-        saved = run_action(create_contract, me, spec)
-        if saved is not None:
-            ss["contracts_flash"] = (f"Contract “{saved.name}” for {customers[cust]['name']} was saved with "
-                                     f"{len(lines)} line{'s' if len(lines) != 1 else ''}.")
-            ss["contracts_lines"] = []
-            ss["contracts_hgen"] += 1
-            ss["contracts_gen"] += 1
-            ss["contracts_goto"] = ("Contracts", saved.id)
-            st.rerun()
+
+
+def builder() -> None:
+    if not customers:
+        st.info("There are no customers yet. Add the customer first on the **Customers** page, then come back.")
+        return
+    hg, gen, draft = ss["contracts_hgen"], ss["contracts_gen"], ss["contracts_draft"]
+    if plans:
+        st.subheader("0. Start from a plan or blank")
+        p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = p1.selectbox("Plan", [None, *plans], key="contracts_plan", format_func=lambda i: plans.get(i, "Blank — build it line by line"),
+                              help="A plan fills in the lines, adjustments and terms; you can still change any price.")
+    st.subheader("1. The contract")
+    a, b = st.columns(2)
+    ids = list(customers)
+    cust = a.selectbox("Customer", ids, key=f"contracts_customer_{hg}", placeholder="Choose the customer",
+                       index=ids.index(draft["customer"]) if draft.get("customer") in ids else None,
+                       format_func=lambda i: f"{customers[i]['name']} ({customers[i]['external_id']})")
+    name = b.text_input("Contract name", key=f"contracts_name_{hg}", value=draft.get("name", ""),
+                        placeholder="for example Acme — Growth plan")
+    info = customers.get(cust, {"currency": "USD", "payment_terms_days": 30})
+    c1, c2, c3 = st.columns(3)
+    codes, want = list(CURRENCIES), draft.get("currency") or info["currency"]
+    code = c1.selectbox("Currency", codes, key=f"contracts_currency_{hg}_{cust}",
+                        index=codes.index(want) if want in codes else 0)
+    start = c2.date_input("First day", value=draft.get("start_date") or date.today().replace(day=1),
+                          key=f"contracts_start_{hg}", format="YYYY-MM-DD")
+    end = draft.get("end_date")
+    last = c3.date_input("Last day (optional)", value=end - timedelta(days=1) if end else None,
+                         key=f"contracts_last_{hg}", format="YYYY-MM-DD",
+                         help="Leave empty for a contract that runs until it is ended.")
+    if plans and p2.button("Use this plan", disabled=chosen is None, icon=":material/content_copy:"):
+        _use_plan(chosen, cust, start)
+        st.rerun()
+    if draft.get("plan_name"):
+        st.info(f"From plan “{draft['plan_name']}”: lines, adjustments and terms are filled in from the plan. "
+                "Change anything below; the contract remembers the plan it came from.", icon=":material/bookmark:")
+    st.subheader("2. Terms")
+    t, t_problems = terms.terms_editor(f"contracts_t{hg}_{cust}", {"payment_terms_days": info["payment_terms_days"],
+                                                                    **draft})
+    mods, m_problems = terms.contract_modifiers_editor(f"contracts_m{hg}", code, draft.get("modifiers"))
+    lines = ss["contracts_lines"]
+    _lines_section(lines, code, gen)
+    spec = ContractSpec(customer_external_id=customers[cust]["external_id"] if cust else "", name=name,
+                        currency=code, start_date=start, end_date=last + timedelta(days=1) if last else None,
+                        lines=[LineSpec(**ln) for ln in lines], modifiers=mods, plan_id=draft.get("plan_id"), **t)
+    st.subheader("4. Invoice preview")
+    preview_panel(spec, f"contracts_pv{hg}")
+    st.subheader("5. Save")
+    st.caption("A draft is kept but not billed until someone activates it. Saving checks the whole contract and "
+               "lists every problem at once.")
+    row = st.container(horizontal=True)
+    status = ("draft" if row.button("Save as draft", icon=":material/save:") else
+              "active" if row.button("Create and activate", type="primary", icon=":material/play_arrow:") else None)
+    if status is None:
+        return
+    spec.status = status
+    with session() as s:
+        problems = [f"terms: {p}" for p in t_problems] + [f"contract adjustments: {p}" for p in m_problems] + [
+            p for p in validate_contract(s, spec) if not (t_problems and p.startswith("renewal:"))]
+    if cust is None:
+        problems = ["customer: choose the customer this contract is for"] + [
+            p for p in problems if not p.startswith("customer:")]
+    problems = [p + " (fill in *Add a line* and press **Add this line**)" if p.startswith("lines:") else p
+                for p in problems]
+    if problems:
+        st.error("The contract was not saved. Fix these, then save again:\n"
+                 + "\n".join(f"- {p}" for p in problems), icon=":material/error:")
+        return
+    saved = run_action(create_contract, me, spec)
+    if saved is not None:
+        ss["contracts_flash"] = (f"Contract “{saved.name}” for {customers[cust]['name']} was saved "
+                                 + ("as a draft" if status == "draft" else "and is active")
+                                 + f" with {len(lines)} line{'s' if len(lines) != 1 else ''}.")
+        ss["contracts_lines"], ss["contracts_draft"] = [], {}
+        ss["contracts_hgen"] += 1
+        ss["contracts_gen"] += 1
+        ss["contracts_goto"] = ("Contracts", saved.id)
+        st.rerun()
 
 
 if me.can("contracts:write"):

@@ -60,6 +60,13 @@ def customer_form(form_key: str, initial: dict, submit: str, save) -> None:  # n
                 with col:
                     data[field] = _choice(field, initial.get(field, ""))
                     spots[field] = st.empty()
+        a, b = st.columns(2)
+        data["consolidate_invoices"] = a.checkbox(
+            "Consolidate invoices (one invoice per period across contracts)",
+            value=bool(initial.get("consolidate_invoices")),
+            help="Unticked: every contract gets its own invoice each period.")
+        data["tax_exempt"] = b.checkbox("Tax exempt", value=bool(initial.get("tax_exempt")),
+                                        help="No tax is charged on this customer's invoices; the invoice says so.")
         if not st.form_submit_button(submit, type="primary", disabled=not can_write):
             return
     problems = validate_customer(data)
@@ -140,7 +147,7 @@ with tab_edit:
                           index=None, placeholder="Choose a customer")
     if picked is not None:
         with session() as s:
-            current = get_customer(s, picked).model_dump(include=set(LABELS))
+            current = get_customer(s, picked).model_dump(include={*LABELS, "consolidate_invoices", "tax_exempt"})
         if not can_write:
             st.info("Your role can look at customers but not change them.")
         customer_form(f"customers_edit_{picked}_{nonce}", current, "Save changes",

@@ -175,9 +175,13 @@ def invoice_detail(inv_id: int) -> None:
         c3.markdown(f"**Issued**  \n{inv.issue_date:%-d %b %Y}")
         c4.markdown(f"**Due**  \n{inv.due_date:%-d %b %Y}")
         table = pd.DataFrame([{"Description": ("↳ " if ln.indent else "") + ln.description,
+                               "Service period": "" if (ln.period_start, ln.period_end) == (
+                                   inv.period_start, inv.period_end) or ln.kind not in ("fixed", "one_time", "usage")
+                               else f"{ln.period_start:%-d %b} – {last_day(ln.period_end):%-d %b %Y}",
                                "Quantity": qty(ln.quantity) if ln.kind in ("usage", "fixed", "one_time") else "",
                                "Amount": money(ln.amount, code), "How it was calculated": ln.breakdown}
-                              for ln in lines], columns=["Description", "Quantity", "Amount", "How it was calculated"])
+                              for ln in lines], columns=["Description", "Service period", "Quantity", "Amount",
+                                                         "How it was calculated"])
         st.table(table.style.set_properties(subset=["Quantity", "Amount"], **{"text-align": "right !important"}), hide_index=True)
         t1, t2 = st.columns([2, 1])
         for name, value in (("Subtotal", inv.subtotal), ("Tax", inv.tax), ("**Total**", inv.total),

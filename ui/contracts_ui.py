@@ -15,7 +15,7 @@ import streamlit as st
 
 from core import pricing
 from core.billing.periods import CADENCE_LABELS
-from core.money import MoneyError, ZERO, format_money, format_number, to_decimal
+from core.money import ZERO, MoneyError, format_money, format_number, to_decimal
 from core.pricing import PricingError, Usage
 from core.pricing.tiers import normalise_with_problems
 
@@ -114,7 +114,10 @@ def summarise_params(model: str, params: dict, code: str) -> str:
 
 
 def line_rows(lines: list[dict], code: str, metric_names: dict[str, str]) -> pd.DataFrame:
-    """Contract lines (plain dicts shaped like LineSpec) as a table a finance user reads."""
+    """Contract lines (plain dicts shaped like LineSpec) as a table a finance user reads; the phase and the
+    discounts/credits/minimum columns appear only when a line has them."""
+    from ui import contract_terms as terms
+
     rows = []
     for i, ln in enumerate(lines, start=1):
         metric = ln.get("metric_code")
@@ -128,8 +131,13 @@ def line_rows(lines: list[dict], code: str, metric_names: dict[str, str]) -> pd.
             "Free units": _n(ln.get("free_units") or "0"),
             "Invoiced": f"{CADENCE_LABELS.get(ln.get('cadence'), ln.get('cadence'))}, "
                         + ("in arrears" if metric or ln.get("timing") == "arrears" else "in advance"),
+            "Phase": ln.get("phase_text") or terms.describe_phase(ln.get("phase"), ln.get("start_date"),
+                                                                   ln.get("end_date")),
+            "Discounts, credits, minimum": "; ".join(
+                terms.describe_line_modifiers(ln.get("modifiers") or {}, code, ln.get("cadence"))),
         })
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    return df.drop(columns=[c for c in ("Phase", "Discounts, credits, minimum") if c in df and not df[c].any()])
 
 
 # ---------------------------------------------------------------- editable tables
@@ -186,12 +194,13 @@ def _text_columns(labels: dict[str, str], helps: dict[str, str] | None = None) -
     return {col: st.column_config.TextColumn(label, help=helps.get(col)) for col, label in labels.items()}
 
 
-def _tiers_editor(model: str, key: str) -> dict:
+def _tiers_editor(model: str, key: str, initial: dict | None = None) -> dict:
     fields = [f for f, _ in pricing.get_model(model).FIELDS]
-    example = _example_tiers(pricing.get_model(model).PARAMS_EXAMPLE["tiers"])
+    example = _example_tiers((initial or {}).get("tiers") or pricing.get_model(model).PARAMS_EXAMPLE["tiers"])
     base = pd.DataFrame([{c: t.get(c) for c in ["up_to", *fields]} for t in example], dtype=object)
     labels = {"up_to": "Up to (units)", **{f: FIELD_LABELS[f] for f in fields}}
-    st.caption("One row per tier, filled with an example — replace the numbers with this contract's prices. "
+    st.caption(("One row per tier, filled with the current prices — change any number. " if initial else
+                "One row per tier, filled with an example — replace the numbers with this contract's prices. ") +
                "Add a row at the bottom of the table (rows are put in order of *Up to*); the top tier's *Up to* says "
                "*no limit*.")
     df = _editor(f"{key}_tiers", base, _text_columns(labels, {"up_to": UP_TO_HELP}))
@@ -209,8 +218,8 @@ def _grid_start(key: str, width: int, example: list[list]) -> list[list]:
     return [([row[0]] + list(row[1:width + 1]) + [None] * width)[:width + 1] for row in last] or [[None] * (width + 1)]
 
 
-def _matrix_editor(key: str) -> tuple[dict, list[str]]:
-    example = pricing.get_model("matrix").PARAMS_EXAMPLE
+def _matrix_editor(key: str, initial: dict | None = None) -> tuple[dict, list[str]]:
+    example = initial if (initial or {}).get("brackets") else pricing.get_model("matrix").PARAMS_EXAMPLE
     st.caption("**Brackets** — the quantity ranges (each category's own usage picks its bracket). "
                "The last one says *no limit*.")
     b = _editor(f"{key}_brackets", pd.DataFrame(_example_tiers(example["brackets"]), dtype=object),
@@ -233,16 +242,18 @@ def _matrix_editor(key: str) -> tuple[dict, list[str]]:
     params: dict = {"brackets": brackets,
                     "rates": {r["category"] or "": [r.get(c) for c in cols] for r in rows}}
     if st.checkbox("Price categories not listed above at default rates", key=f"{key}_use_default",
+                   value=bool(example.get("default_rates")),
                    help="Without default rates, usage in a category the table does not list stops the invoice run "
                         "with an error, so nothing is billed at a price nobody agreed."):
-        d = _editor(f"{key}_default_{n}", pd.DataFrame([[None] * n], columns=cols, dtype=object),
+        dflt = ([*(example.get("default_rates") or [])] + [None] * n)[:n]
+        d = _editor(f"{key}_default_{n}", pd.DataFrame([dflt], columns=cols, dtype=object),
                     _text_columns(dict(zip(cols, heads))), dynamic=False)
         params["default_rates"] = [_cell(v) for v in d.iloc[0].tolist()] if len(d) else []
     return params, [r["category"] for r in rows if r.get("category")]
 
 
-def _two_dimensional_editor(key: str) -> tuple[dict, list[str]]:
-    example = pricing.get_model("two_dimensional").PARAMS_EXAMPLE
+def _two_dimensional_editor(key: str, initial: dict | None = None) -> tuple[dict, list[str]]:
+    example = initial if (initial or {}).get("bands") else pricing.get_model("two_dimensional").PARAMS_EXAMPLE
     st.caption("**Bands** — the second dimension (for example a unit-price band); each band is tiered on its "
                "own usage.")
     b = _editor(f"{key}_bands", pd.DataFrame({"band": example["bands"]}, dtype=object),
@@ -264,11 +275,16 @@ def _two_dimensional_editor(key: str) -> tuple[dict, list[str]]:
     return {"bands": bands, "tiers": tiers}, bands
 
 
-def params_editor(model: str, key: str) -> tuple[dict, list[str]]:
-    """The price settings for ``model`` through widgets that fit it. Returns (params, categories), where
-    categories are the matrix categories or the two-dimensional bands (for the preview)."""
+def params_editor(model: str, key: str, initial: dict | None = None) -> tuple[dict, list[str]]:
+    """The price settings for ``model`` through widgets that fit it, filled from ``initial`` (a line's current
+    params, e.g. from a plan) when given. Returns (params, categories), where categories are the matrix
+    categories or the two-dimensional bands (for the preview)."""
+    init = initial or {}
+
     def text(label: str, suffix: str, placeholder: str = "", help: str | None = None, value: str = "") -> str | None:
-        return _cell(st.text_input(label, value=value, key=f"{key}_{suffix}", placeholder=placeholder, help=help))
+        start = init.get(suffix)
+        return _cell(st.text_input(label, value=value if start in (None, "") else str(start), key=f"{key}_{suffix}",
+                                   placeholder=placeholder, help=help))
 
     if model == "flat_fee":
         return {"amount": text("Amount", "amount", "for example 500.00",
@@ -305,11 +321,11 @@ def params_editor(model: str, key: str) -> tuple[dict, list[str]]:
         params.update({k: v for k, v in (("fixed_fee", fixed), ("min_fee", mn), ("max_fee", mx)) if v is not None})
         return params, []
     if model in TIER_MODELS:
-        return _tiers_editor(model, key), []
+        return _tiers_editor(model, key, initial), []
     if model == "matrix":
-        return _matrix_editor(key)
+        return _matrix_editor(key, initial)
     if model == "two_dimensional":
-        return _two_dimensional_editor(key)
+        return _two_dimensional_editor(key, initial)
     raise PricingError(f"unknown pricing model '{model}'")
 
 
@@ -397,61 +413,80 @@ def line_problems(line: dict, metric_groups: dict[str, str]) -> list[str]:
 
 # ---------------------------------------------------------------- one line of the builder
 
-def line_form(key: str, code: str, metrics: dict[str, tuple[str, str]], products: dict[str, str]) -> dict | None:
-    """The widgets for one contract line. Returns the line (a plain dict shaped like LineSpec) when the user
-    presses "Add this line" and it has no problems; otherwise lists what to fix and returns None.
-    ``metrics``: code -> (name, group_by); ``products``: SKU -> name."""
+def line_form(key: str, code: str, metrics: dict[str, tuple[str, str]], products: dict[str, str],
+              initial: dict | None = None, submit: str = "Add this line") -> dict | None:
+    """The widgets for one contract line, filled from ``initial`` when changing an existing line. Returns the
+    line (a plain dict shaped like LineSpec) when the user presses ``submit`` and it has no problems; otherwise
+    lists what to fix and returns None. ``metrics``: code -> (name, group_by); ``products``: SKU -> name."""
+    from ui import contract_terms as terms
+
+    init = initial or {}
     a, b = st.columns(2)
     with a:
         description = st.text_input("Description (printed on the invoice)", key=f"{key}_desc",
-                                    placeholder="for example API requests")
+                                    value=init.get("description", ""), placeholder="for example API requests")
     with b:
-        sku = st.selectbox("Product (optional)", [None, *products], key=f"{key}_product",
+        skus = [None, *products]
+        sku = st.selectbox("Product (optional)", skus, key=f"{key}_product",
+                           index=skus.index(init.get("product_sku")) if init.get("product_sku") in skus else 0,
                            format_func=lambda s: "— no product —" if s is None else f"{products[s]} ({s})")
     names = list(MODEL_LABELS)
-    model = st.selectbox("Pricing model", names, index=names.index("per_unit"), key=f"{key}_model",
-                         format_func=MODEL_LABELS.get)
+    model = st.selectbox("Pricing model", names, index=names.index(init.get("pricing_model") or "per_unit"),
+                         key=f"{key}_model", format_func=MODEL_LABELS.get)
     st.caption(MODEL_DESCRIPTIONS[model])
     billed_on = st.radio("What does this line charge for?", ["usage", "fixed"], horizontal=True,
-                         key=f"{key}_billed_on",
+                         key=f"{key}_billed_on", index=1 if initial and not init.get("metric_code") else 0,
                          format_func={"usage": "Usage measured by a billable metric",
                                       "fixed": "A fixed quantity (seats, licences, a platform fee)"}.get)
     c1, c2, c3, c4 = st.columns(4)
     fixed, timing, metric = None, "arrears", None
     with c1:
         if billed_on == "usage":
-            metric = st.selectbox("Usage metric", list(metrics), index=None, key=f"{key}_metric",
+            codes = list(metrics)
+            metric = st.selectbox("Usage metric", codes, key=f"{key}_metric",
+                                  index=codes.index(init["metric_code"]) if init.get("metric_code") in codes else None,
                                   placeholder="Choose a metric", format_func=lambda m: metrics[m][0],
                                   help="The billable metric that turns usage events into this line's quantity.")
             if not metrics:
                 st.caption("No billable metrics yet: they are set up on the Billable metrics page.")
         else:
-            fixed = _cell(st.text_input("Quantity", value="1", key=f"{key}_qty",
+            fixed = _cell(st.text_input("Quantity", value=_n(init.get("fixed_quantity") or "1"), key=f"{key}_qty",
                                         help="How many units are billed each period, for example 20 seats."))
     with c2:
-        free = _cell(st.text_input("Free units per period", value="0", key=f"{key}_free",
+        free = _cell(st.text_input("Free units per period", value=_n(init.get("free_units") or "0"),
+                                   key=f"{key}_free",
                                    help="Deducted from the quantity before pricing; the rest is priced from the "
                                         "first tier."))
     with c3:
         cadences = [c for c in CADENCE_LABELS if billed_on == "fixed" or c != "one_time"]
-        cadence = st.selectbox("Billing cadence", cadences, key=f"{key}_cadence", format_func=CADENCE_LABELS.get)
+        cadence = st.selectbox("Billing cadence", cadences, key=f"{key}_cadence", format_func=CADENCE_LABELS.get,
+                               index=cadences.index(init["cadence"]) if init.get("cadence") in cadences else 0)
     with c4:
         if billed_on == "fixed":
-            timing = st.selectbox("Invoiced", list(TIMING_LABELS), key=f"{key}_timing", format_func=TIMING_LABELS.get)
+            timings = list(TIMING_LABELS)
+            timing = st.selectbox("Invoiced", timings, key=f"{key}_timing", format_func=TIMING_LABELS.get,
+                                  index=timings.index(init["timing"]) if init.get("timing") in timings else 0)
         else:
             st.caption("Usage is always invoiced at the end of the period, once it is known.")
     st.markdown("**Prices**")
-    params, categories = params_editor(model, f"{key}_{model}")
+    same_model = init.get("pricing_model") == model
+    params, categories = params_editor(model, f"{key}_{model}", init.get("params") if same_model else None)
     preview(model, params, code, free_units=free, fixed_quantity=fixed if billed_on == "fixed" else None,
             categories=categories, key=f"{key}_{model}")
+    modifiers, mod_problems = terms.line_modifiers_editor(f"{key}_mods", code, cadence, init.get("modifiers"))
+    phase, phase_problems = terms.phase_editor(f"{key}_phase", init)
     line = {"description": (description or "").strip(), "pricing_model": model, "params": params,
             "metric_code": metric, "fixed_quantity": fixed, "free_units": free or "0", "cadence": cadence,
-            "timing": timing, "product_sku": sku}
+            "timing": timing, "product_sku": sku, "modifiers": modifiers, **phase}
     problems = line_problems({**line, "billed_on": billed_on}, {m: g for m, (_, g) in metrics.items()})
+    problems += mod_problems + phase_problems
     if problems and not line["description"]:  # nothing typed yet: a checklist, not a telling-off
-        st.caption("Still needed before this line can be added:\n" + "\n".join(f"- {p}" for p in problems))
+        st.caption(f"Still needed before this line can be {'added' if submit == 'Add this line' else 'saved'}:\n"
+                   + "\n".join(f"- {p}" for p in problems))
     elif problems:
-        st.warning("To add this line, fix:\n" + "\n".join(f"- {p}" for p in problems), icon=":material/edit_note:")
-    if st.button("Add this line", icon=":material/add:", key=f"{key}_add", disabled=bool(problems)):
+        st.warning(f"To {submit[0].lower()}{submit[1:]}, fix:\n" + "\n".join(f"- {p}" for p in problems),
+                   icon=":material/edit_note:")
+    if st.button(submit, icon=":material/add:" if submit == "Add this line" else ":material/check:",
+                 key=f"{key}_add", disabled=bool(problems)):
         return line
     return None

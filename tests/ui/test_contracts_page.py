@@ -21,7 +21,10 @@ def texts(at: AppTest) -> str:
 
 def tables(at: AppTest) -> str:
     """Every table on the page (interactive and static) as text."""
-    return "\n".join(t.value.to_string() for t in [*at.dataframe, *at.table])
+    import pandas as pd
+
+    with pd.option_context("display.max_colwidth", None, "display.width", None):
+        return "\n".join(t.value.to_string() for t in [*at.dataframe, *at.table])
 
 
 def no_exception(at: AppTest) -> None:
@@ -136,7 +139,7 @@ def test_builder_matrix_preview_prices_each_category(open_page):
 
 def test_saving_an_incomplete_contract_lists_every_problem(open_page):
     at = open_builder(open_page)
-    at.button[-1].click().run()  # "Create contract", with nothing filled in
+    button(at, "Create and activate").click().run()  # with nothing filled in
     no_exception(at)
     error = at.error[0].value
     assert "The contract was not saved" in error
@@ -145,7 +148,12 @@ def test_saving_an_incomplete_contract_lists_every_problem(open_page):
     assert "lines: a contract needs at least one line" in error
 
 
-def build_contract(at: AppTest, customer: int, name: str, last_day: date | None = None) -> AppTest:
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def build_contract(at: AppTest, customer: int, name: str, last_day: date | None = None,
+                   save: str = "Create and activate") -> AppTest:
     """Drive the builder like a user: header, a seats line (fixed quantity) and a tiered usage line."""
     at.selectbox(key="contracts_customer_0").set_value(customer)
     at.text_input(key="contracts_name_0").input(name)
@@ -169,8 +177,7 @@ def build_contract(at: AppTest, customer: int, name: str, last_day: date | None 
     at.button(key="contracts_l1_add").click().run()
     no_exception(at)
     assert "Lines (2)" in texts(at)
-    create = next(b for b in at.button if b.label == "Create contract")
-    create.click().run()
+    button(at, save).click().run()
     no_exception(at)
     return at
 
@@ -178,10 +185,86 @@ def build_contract(at: AppTest, customer: int, name: str, last_day: date | None 
 def test_a_contract_built_through_the_widgets_is_saved_and_shown(open_page, demo_db):
     at = open_builder(open_page, "sales")
     at = build_contract(at, customer_id(demo_db, "INITECH-003"), "Initech — Expansion", last_day=date(2027, 9, 30))
-    assert "Contract “Initech — Expansion” for Initech Software was saved with 2 lines." in texts(at)
+    assert "Contract “Initech — Expansion” for Initech Software was saved and is active with 2 lines." in texts(at)
     # the user typed the last day; it is stored as the exclusive end and shown back as the last day
     assert "from 1 Oct 2026, until 30 Sep 2027" in texts(at)
     assert "Initech — Expansion" in tables(at)  # back on the list, the new contract opened
     lines = tables(at)
     assert "$25.00 per unit" in lines and "Fixed quantity: 20" in lines
     assert "0–500: $2.00/unit · 501–2,000: $1.50/unit · 2,001+: $1.00/unit" in lines
+
+
+def test_a_draft_is_saved_then_activated(open_page, demo_db):
+    at = open_builder(open_page, "finance")
+    at = build_contract(at, customer_id(demo_db, "INITECH-003"), "Initech — Pilot", save="Save as draft")
+    assert "Contract “Initech — Pilot” for Initech Software was saved as a draft with 2 lines." in texts(at)
+    assert "Draft — not billed yet" in texts(at)
+    assert "Draft" in tables(at)
+    button(at, "Activate").click().run()
+    no_exception(at)
+    assert "Contract “Initech — Pilot” is active: it is billed from now on." in texts(at)
+    assert "Draft — not billed yet" not in texts(at)
+    assert not [b for b in at.button if b.label == "Activate"]
+
+
+def test_line_adjustments_terms_and_a_phase_are_saved_and_read_back(open_page, demo_db):
+    at = open_builder(open_page, "finance")
+    at.selectbox(key="contracts_customer_0").set_value(customer_id(demo_db, "INITECH-003"))
+    at.text_input(key="contracts_name_0").input("Initech — Trial then paid")
+    at.date_input(key="contracts_start_0").set_value(date(2026, 1, 1)).run()
+    cust = customer_id(demo_db, "INITECH-003")
+    at.checkbox(key=f"contracts_t0_{cust}_eom").check()
+    at.number_input(key=f"contracts_t0_{cust}_term_months").set_value(12)
+    at.selectbox(key=f"contracts_t0_{cust}_renewal").set_value("same_terms")
+    at.text_input(key="contracts_l0_desc").input("Platform fee")
+    at.radio(key="contracts_l0_billed_on").set_value("fixed").run()
+    at.text_input(key="contracts_l0_per_unit_unit_price").input("1000")
+    at.text_input(key="contracts_l0_mods_credit").input("100")
+    at.checkbox(key="contracts_l0_mods_credit_rec").check()
+    at.session_state["contracts_l0_mods_discounts"] = {
+        "edited_rows": {}, "deleted_rows": [],
+        "added_rows": [{"type": "percent", "value": "10", "per_period_cap": "50"}]}
+    at.text_input(key="contracts_l0_mods_min_amount").input("250")
+    at.text_input(key="contracts_l0_phase_label").input("Trial")
+    at.date_input(key="contracts_l0_phase_first").set_value(date(2026, 1, 1))
+    at.date_input(key="contracts_l0_phase_last").set_value(date(2026, 3, 31)).run()
+    no_exception(at)
+    assert not at.warning, at.warning[0].value
+    at.button(key="contracts_l0_add").click().run()
+    no_exception(at)
+    assert "Trial: 1 Jan 2026 – 31 Mar 2026" in tables(at)
+    button(at, "Create and activate").click().run()
+    no_exception(at)
+    assert not at.error, at.error[0].value
+    shown = texts(at) + tables(at)
+    assert "Trial: 1 Jan 2026 – 31 Mar 2026" in shown
+    assert "credit $100.00 a month" in shown
+    assert "10% off, at most $50.00 a month" in shown
+    assert "minimum $250.00 a month (prorated for partial months)" in shown
+    assert "Term: 12 months · Renew with the same terms" in shown
+    assert "moved to the end of that month" in shown
+    # stored as the exclusive end, like the contract's own end
+    from sqlmodel import select
+
+    from core.db import make_engine, session_scope
+    from core.models import ContractLine
+
+    engine = make_engine(demo_db)
+    try:
+        with session_scope(engine) as s:
+            line = s.exec(select(ContractLine).where(
+                ContractLine.contract_id == contract_id(demo_db, "Initech — Trial then paid"))).one()
+            assert (line.phase, line.start_date, line.end_date) == ("Trial", date(2026, 1, 1), date(2026, 4, 1))
+            assert line.modifiers["discounts"][0] == {"type": "percent", "value": "10", "per_period_cap": "50"}
+    finally:
+        engine.dispose()
+
+
+def test_renewal_without_a_term_says_what_to_fix(open_page, demo_db):
+    at = open_builder(open_page, "finance")
+    cust = customer_id(demo_db, "INITECH-003")
+    at.selectbox(key="contracts_customer_0").set_value(cust).run()
+    at.selectbox(key=f"contracts_t0_{cust}_renewal").set_value("same_terms").run()
+    button(at, "Save as draft").click().run()
+    no_exception(at)
+    assert "a contract that renews needs a term length — type the months" in at.error[0].value

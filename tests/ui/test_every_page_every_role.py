@@ -19,9 +19,9 @@ PAGES = sorted(set(NAV_PAGES) | {p.stem for p in (ROOT / "pages").glob("*.py") i
 HIDDEN = {
     "admin": set(),
     "finance": set(),
-    "ops": {"users", "audit"},
-    "sales": {"users", "audit"},
-    "viewer": {"users", "audit"},
+    "ops": {"users", "audit", "settings"},
+    "sales": {"users", "audit", "settings"},
+    "viewer": {"users", "audit", "settings"},
 }
 
 
