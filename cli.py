@@ -7,6 +7,9 @@
     python -m cli run-invoices --month 2026-10     (or --start 2026-10-01 --end 2026-11-01)
     python -m cli approve --month 2026-10 | --ids 3 4 5
     python -m cli invoices [--month 2026-10] [--status draft]
+    python -m cli renew-contracts [--date 2027-01-01]  (cron: renews or ends contracts whose term is over)
+    python -m cli import-contracts PATH [--dry-run]   (a .json/.xlsx file or a folder of them; docs/contracts-json.md)
+    python -m cli export-contracts FILE               (.json or .xlsx)
 
 DATABASE_URL selects the database (default: data/countinghouse.db). Every command upgrades the schema
 first, runs as one transaction (all or nothing) and is written to the audit log as the user 'cli'.
@@ -109,6 +112,31 @@ def cmd_invoices(session, args) -> str:
     return f"{len(rows)} invoices"
 
 
+def cmd_import_contracts(session, args) -> str:
+    from core.contract_io import import_path
+
+    report = import_path(session, CLI_ACTOR, args.path, dry_run=args.dry_run)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not report.ok:
+        sys.stderr.write(report.problems_text())
+        raise UserError(f"nothing was imported: {report.summary()}")
+    return report.summary()
+
+
+def cmd_export_contracts(session, args) -> str:
+    from core.contract_io import export_to_path
+
+    return export_to_path(session, args.file)
+
+
+def cmd_renew_contracts(session, args) -> str:
+    from core.billing.renewals import renew_due_contracts
+
+    on = date.fromisoformat(args.date) if args.date else date.today()
+    return renew_due_contracts(session, CLI_ACTOR, on=on).summary()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m cli", description="Counting House command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -134,6 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "invoices":
             s.add_argument("--status")
         s.set_defaults(func=fn)
+    s = sub.add_parser("import-contracts", help="import contracts and plans (.json/.xlsx, or a folder); all or nothing")
+    s.add_argument("path")
+    s.add_argument("--dry-run", action="store_true", help="check and report only; write nothing")
+    s.set_defaults(func=cmd_import_contracts)
+    s = sub.add_parser("export-contracts", help="export every contract (and its plans) to a .json or .xlsx file")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_export_contracts)
+    s = sub.add_parser("renew-contracts", help="renew (or end) contracts whose term has ended, by their policy")
+    s.add_argument("--date", help="YYYY-MM-DD (default: today)")
+    s.set_defaults(func=cmd_renew_contracts)
     return p
 
 
