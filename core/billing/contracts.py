@@ -14,6 +14,7 @@ from core.billing.periods import CADENCES
 from core.errors import NotFound, UserError
 from core.models import BillableMetric, Contract, ContractLine, Customer, Product, utcnow
 from core.money import MoneyError, ZERO, currency, to_decimal
+from core.types import QUANTITY_SCALE
 
 
 @dataclass
@@ -126,13 +127,19 @@ def validate_lines(session: Session, lines: list[LineSpec], *, contract_end: dat
                 problems.append(f"{label}: a usage line cannot be one-time")
         elif line.fixed_quantity not in (None, ""):
             try:
-                if to_decimal(line.fixed_quantity, field="quantity") < 0:
+                q = to_decimal(line.fixed_quantity, field="quantity")
+                if q < 0:
                     problems.append(f"{label}: quantity cannot be negative")
+                elif _too_precise(q):
+                    problems.append(f"{label}: quantity has more than {QUANTITY_SCALE} decimals")
             except MoneyError as exc:
                 problems.append(f"{label}: {exc}")
         try:
-            if to_decimal(line.free_units or "0", field="free units") < 0:
+            free = to_decimal(line.free_units or "0", field="free units")
+            if free < 0:
                 problems.append(f"{label}: free units cannot be negative")
+            elif _too_precise(free):
+                problems.append(f"{label}: free units have more than {QUANTITY_SCALE} decimals")
         except MoneyError as exc:
             problems.append(f"{label}: {exc}")
         if line.product_sku and line.product_sku not in skus:
@@ -143,6 +150,11 @@ def validate_lines(session: Session, lines: list[LineSpec], *, contract_end: dat
             problems.append(f"{label}: the phase starts after the contract ends")
         problems.extend(f"{label}: {p}" for p in validate_line_modifiers(line.modifiers or {}))
     return problems
+
+
+def _too_precise(q: Decimal) -> bool:
+    scaled = q.scaleb(QUANTITY_SCALE)
+    return scaled != scaled.to_integral_value()
 
 
 def _as_date(value) -> date | None:

@@ -165,3 +165,10 @@ def test_invoice_list_shows_amount_due_and_overdue(session):
     assert row.amount_due == Decimal("2000") and row.overdue
     [row] = list_invoices(session, today=date(2025, 3, 1))
     assert not row.overdue
+
+
+def test_contract_with_an_over_precise_quantity_is_refused_before_saving(session):
+    f.seller(session)
+    f.customer(session, "C1")
+    with pytest.raises(UserError, match=r"line 1 \(Seats\): quantity has more than 6 decimals"):
+        f.contract(session, "C1", [LineSpec("Seats", "per_unit", {"unit_price": "1"}, fixed_quantity="1.0000001")])
