@@ -17,8 +17,10 @@ from decimal import Decimal
 
 from core import pricing
 from core.billing import schedule
-from core.billing.modifiers import ContractInput, DocumentResult, LineInput, Step, TaxRule, price_document
-from core.money import ONE, ZERO, format_money, format_number
+from core.billing.modifiers import (Adjustment, ContractInput, DocumentResult, LineInput, Step, TaxRule,
+                                    price_document)
+from core.billing.periods import add_months, format_period
+from core.money import ONE, ZERO, format_money, format_number, round_money
 from core.pricing.base import Usage
 
 
@@ -103,6 +105,9 @@ class ContractRun:
     plan: schedule.RunPlan
     usage: dict  # line id -> Usage
     history: dict = field(default_factory=dict)  # modifier_key -> amount given in earlier periods
+    # advance charges already invoiced for this run's period: (line id, service start) -> amount billed
+    billed_in_advance: dict = field(default_factory=dict)
+    previous_plan: schedule.RunPlan | None = None  # the run that billed this period in advance
 
 
 def plan_contract_run(terms: ContractTerms, year: int, month: int) -> schedule.RunPlan:
@@ -142,6 +147,46 @@ def _price_charge(line: LineTerms, charge: schedule.Charge, usage: Usage | None,
     return item, quantity, item.breakdown
 
 
+def advance_adjustments(run: ContractRun, currency: str) -> tuple[list[Adjustment], dict[str, tuple]]:
+    """Prepaid charges invoiced earlier for a period whose terms changed since (an upgrade or downgrade from a
+    day inside the period, a line or contract ended early, a pause): the difference between what the current
+    terms charge for that period and what was billed, as signed adjustments (a credit for unused days)."""
+    if run.previous_plan is None:
+        return [], {}
+    by_id = {ln.id: ln for ln in run.terms.lines}
+    out: list[Adjustment] = []
+    meta: dict[str, tuple] = {}
+    due: dict[tuple, Decimal] = {}
+    charges: dict[tuple, schedule.Charge] = {}
+    for charge in run.previous_plan.charges:
+        if charge.kind != "advance":
+            continue
+        item, _, _ = _price_charge(by_id[charge.line_id], charge, None, currency, {})
+        key = (charge.line_id, charge.service_start)
+        due[key] = round_money(item.amount, currency)
+        charges[key] = charge
+    for key in set(due) | set(run.billed_in_advance):
+        line_id, start = key
+        if line_id not in by_id:
+            continue
+        billed = run.billed_in_advance.get(key, ZERO)
+        should = due.get(key, ZERO)
+        if should == billed:
+            continue
+        line = by_id[line_id]
+        charge = charges.get(key)
+        end = charge.service_end if charge else add_months(start, 1)
+        days = f"{charge.active_days}/{charge.period_days} days" if charge else "no days"
+        what = "credit for unused days" if should < billed else "charge for the change"
+        text = (f"{format_period(start, end)}: billed {format_money(billed, currency)} in advance; the current "
+                f"terms charge {format_money(should, currency)} ({days})")
+        akey = f"adj:{line_id}"
+        out.append(Adjustment(key=akey, description=f"{line.description} — {what}", amount=should - billed,
+                              breakdown=text, line_key=akey))
+        meta[akey] = (line, start, end)
+    return out, meta
+
+
 def price_contract(run: ContractRun, currency: str, *, tax: TaxRule | None = None,
                    wallet_balance: Decimal = ZERO) -> tuple[DocumentResult, dict[str, tuple]]:
     """The modifier pipeline over one contract's charges. Returns the document and, per line key, what the
@@ -161,13 +206,23 @@ def price_contract(run: ContractRun, currency: str, *, tax: TaxRule | None = Non
     proration = Decimal(days) / Decimal(period_days) if period_days else ONE
     contract = ContractInput(modifiers=terms.modifiers or {}, history=run.history, proration=proration,
                              proration_label=f"{days}/{period_days} days" if days != period_days else "")
-    return price_document(inputs, contract, currency, tax=tax, wallet_balance=wallet_balance), meta
+    adjustments, adj_meta = advance_adjustments(run, currency)
+    meta.update(adj_meta)
+    return price_document(inputs, contract, currency, tax=tax, wallet_balance=wallet_balance,
+                          adjustments=adjustments), meta
 
 
 def _lines_from_steps(steps: tuple[Step, ...], meta: dict[str, tuple], run: ContractRun, start_order: int,
                       ) -> list[DraftLine]:
     out: list[DraftLine] = []
     for i, step in enumerate(steps):
+        if step.kind == "adjustment":
+            line, ps, pe = meta[step.line_key]
+            out.append(DraftLine(contract_line_id=line.id, kind="adjustment", description=step.description,
+                                 quantity=ZERO, amount=step.amount, breakdown=step.breakdown, period_start=ps,
+                                 period_end=pe, sort_order=start_order + i, product_id=line.product_id,
+                                 contract_id=run.terms.id))
+            continue
         line, charge, quantity = meta.get(step.line_key or "", (None, None, ZERO))
         if charge is not None:
             ps, pe = charge.service_start, charge.service_end

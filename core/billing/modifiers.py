@@ -89,7 +89,7 @@ from core.money import HUNDRED, ONE, PRECISION, ZERO, MoneyError, format_money, 
 from core.money import currency as _currency
 
 STEP_KINDS = ("charge", "credit_grant", "discount", "true_up", "service_fee", "tax", "wallet")
-PRE_TAX_KINDS = frozenset(("charge", "credit_grant", "discount", "true_up", "service_fee"))
+PRE_TAX_KINDS = frozenset(("charge", "credit_grant", "discount", "true_up", "service_fee", "adjustment"))
 LINE_MODIFIERS = ("credit_grants", "discounts", "minimum_commitment")
 CONTRACT_MODIFIERS = ("discounts", "minimum_commitment", "service_fees")
 DISCOUNT_TYPES = ("percent", "fixed")
@@ -300,6 +300,19 @@ class LineInput:
     proration: Decimal = ONE
     proration_label: str = ""
     breakdown: str = ""
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A signed correction of a charge billed on an earlier invoice (a prepaid line changed or ended after its
+    period was invoiced): a credit for the unused part is negative, a charge for a new part positive.
+    Adjustments join the document after the contract's own modifiers and before tax."""
+
+    key: str
+    description: str
+    amount: Decimal
+    breakdown: str = ""
+    line_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -584,7 +597,8 @@ def _checked(mods: Mapping | None, validate, what: str) -> Mapping:
 
 
 def price_document(lines: Sequence[LineInput], contract: ContractInput | None = None, currency: str = "USD",
-                   tax: TaxRule | None = None, wallet_balance: Decimal = ZERO) -> DocumentResult:
+                   tax: TaxRule | None = None, wallet_balance: Decimal = ZERO,
+                   adjustments: Sequence[Adjustment] = ()) -> DocumentResult:
     """Apply every modifier, tax and the wallet to priced lines; return the invoice's steps and totals.
 
     ``tax``: None when no tax applies (no tax line), ``TaxRule.rate``/``provided``/``exempt_rule`` otherwise.
@@ -623,6 +637,11 @@ def price_document(lines: Sequence[LineInput], contract: ContractInput | None = 
         running = p.minimum(cmods.get("minimum_commitment"), running, "contract:minimum", None, 0,
                             _proration(contract.proration, "contract"), contract.proration_label)
         subtotal = p.service_fees(list(cmods.get("service_fees") or []), running, "contract")
+        for adj in adjustments:  # corrections of earlier invoices: no discounts or fees on them again
+            amount = p.round(to_decimal(adj.amount, field="adjustment"))
+            if amount != 0:
+                p.add("adjustment", adj.description, amount, adj.line_key, None, 0, adj.breakdown)
+                subtotal += amount
 
         # step 7: tax, once per document
         tax_amount = p.round(ZERO)
@@ -644,7 +663,7 @@ def price_document(lines: Sequence[LineInput], contract: ContractInput | None = 
         balance = to_decimal(wallet_balance, field="wallet balance")
         if balance < 0:
             raise ModifierError(f"the wallet balance cannot be negative ({p.money(balance)})")
-        credits = min(balance, total)
+        credits = max(min(balance, total), ZERO)  # a negative total (a net credit) takes nothing from the wallet
         if credits != p.round(credits):
             raise ModifierError(f"the wallet balance {format_money(balance, cur, precise=True)} has more decimals "
                                 f"than {cur} allows")

@@ -149,6 +149,31 @@ def _history(session: Session, contract_ids: list[int], before: date) -> dict[in
     return out
 
 
+def _billed_in_advance(session: Session, terms: dict[int, ContractTerms], year: int, month: int) -> dict:
+    """Per contract whose previous run was invoiced: what that run's plan charges in advance now, and what was
+    actually billed for those periods — the inputs of the advance adjustments (core.billing.calculate)."""
+    prev = add_months(date(year, month, 1), -1)
+    invoiced = set(session.exec(
+        select(InvoiceLine.contract_id).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(InvoiceLine.contract_id.in_(list(terms)), Invoice.status != "void",
+               Invoice.period_start >= prev, Invoice.period_start < date(year, month, 1))).all())
+    out: dict[int, tuple[dict, object]] = {}
+    for cid in invoiced:
+        prev_plan = plan_contract_run(terms[cid], prev.year, prev.month)
+        starts = {c.service_start for c in prev_plan.charges if c.kind == "advance"}
+        billed: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
+        if starts:
+            rows = session.exec(
+                select(InvoiceLine.contract_line_id, InvoiceLine.period_start, InvoiceLine.amount)
+                .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+                .where(InvoiceLine.contract_id == cid, Invoice.status != "void",
+                       InvoiceLine.kind.in_(("fixed", "adjustment")), InvoiceLine.period_start.in_(starts))).all()
+            for line_id, start, amount in rows:
+                billed[(line_id, start)] += amount
+        out[cid] = (dict(billed), prev_plan)
+    return out
+
+
 def _write(session: Session, invoice: Invoice, draft: DraftInvoice) -> Invoice:
     invoice.subtotal, invoice.tax, invoice.total = draft.subtotal, draft.tax, draft.total
     invoice.credits_applied = draft.credits_applied
@@ -195,11 +220,10 @@ def _price_runs(session: Session, contracts: list[Contract], year: int, month: i
     tz_of = {c.id: schedule.billing_timezone(customers[c.customer_id].timezone,
                                              entities[customers[c.customer_id].entity_id].timezone)
              for c in contracts}
-    plans = {}
-    for c in contracts:
-        plan = plan_contract_run(loaded[c.id][0], year, month)
-        if plan.charges:
-            plans[c.id] = plan
+    plans = {c.id: plan_contract_run(loaded[c.id][0], year, month) for c in contracts}
+    prepaid = _billed_in_advance(session, {cid: loaded[cid][0] for cid in plans}, year, month)
+    # a contract is in the run when something is charged, or when prepaid periods may need adjusting
+    plans = {cid: p for cid, p in plans.items() if p.charges or prepaid.get(cid, ({}, None))[0]}
     by_id = {c.id: c for c in contracts}
     usage = _usage_for(session, plans, by_id, customers, loaded, tz_of)
     history = _history(session, list(plans), date(year, month, 1) if plans else date.max)
@@ -218,8 +242,8 @@ def _price_runs(session: Session, contracts: list[Contract], year: int, month: i
         wallet_key = (cust.id, cur)
         if wallet_key not in balances:
             balances[wallet_key] = wallet.balance(session, cust.id, cur)
-        runs = [ContractRun(loaded[c.id][0], plans[c.id], usage.get(c.id, {}), history.get(c.id, {}))
-                for c in cs]
+        runs = [ContractRun(loaded[c.id][0], plans[c.id], usage.get(c.id, {}), history.get(c.id, {}),
+                            *prepaid.get(c.id, ({}, None))) for c in cs]
         try:
             rule = taxes.rate_for(session, cust)
             if provider is not None and len(runs) == 1 and not (rule is not None and rule.exempt):
@@ -230,6 +254,8 @@ def _price_runs(session: Session, contracts: list[Contract], year: int, month: i
         except (pricing.PricingError, ModifierError) as exc:
             names = ", ".join(f"'{c.name}' (#{c.id})" for c in cs)
             raise UserError(f"contract {names} could not be priced: {exc}") from None
+        if not draft.lines:
+            continue  # nothing to bill and nothing to adjust
         balances[wallet_key] -= draft.credits_applied
         out.append((key, cs, draft, {c.id: plans[c.id] for c in cs}))
     return out
