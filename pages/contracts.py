@@ -34,7 +34,7 @@ from core.plans import (
     plan_from_contract_spec,
 )
 from core.ui_support import spec_from_contract
-from ui import contract_terms as terms
+from ui import contract_changes, contract_terms as terms
 from ui import contracts_ui as cui
 from ui.format import last_day
 from ui.invoice_preview import preview_panel
@@ -117,6 +117,8 @@ def contract_detail(contract_id: int) -> None:
                     and run_action(activate_contract, me, contract_id) is not None:
                 ss["contracts_flash"] = f"Contract “{c.name}” is active: it is billed from now on."
                 st.rerun()
+        if c.status == "active" and me.can("contracts:write"):
+            contract_changes.panel(me, c, buttons)
         if me.can("catalog:write"):
             with buttons.popover("Save as plan", icon=":material/bookmark_add:"):
                 st.caption("Reuse this contract's lines, adjustments and terms for other customers.")

@@ -1,0 +1,70 @@
+"""Contract detail actions for a running contract: change a time-based line's price or quantity from a day,
+and end the contract early. The next invoice run settles prepaid days (core.billing.amendments)."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import streamlit as st
+
+from core.billing.amendments import change_line, end_contract
+from core.billing.contracts import contract_lines
+from core.money import MoneyError, to_decimal
+from ui.state import run_action, session
+
+SIMPLE = {"flat_fee": ("amount", "Amount per period"), "per_unit": ("unit_price", "Price per unit")}
+
+
+def _new_params(line, key: str) -> dict | None:
+    simple = SIMPLE.get(line.pricing_model)
+    if simple:
+        field, label = simple
+        text = st.text_input(label, value=str(line.params.get(field, "")), key=f"{key}_value")
+        try:
+            to_decimal(text, field=label.lower())
+        except MoneyError as exc:
+            st.caption(f":red[{exc}]")
+            return None
+        return {**line.params, field: text.strip()}
+    text = st.text_area("Prices (as in the contract's JSON)", value=json.dumps(line.params, indent=1),
+                        key=f"{key}_json", help="The same parameters the builder shows, as JSON.")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        st.caption(f":red[not valid JSON: {exc.msg} on line {exc.lineno}]")
+        return None
+
+
+def panel(me, contract, container) -> None:
+    """Popovers for an active contract; a successful change sets a flash message and reruns the page."""
+    with session() as s:
+        lines = [ln for ln in contract_lines(s, contract.id) if not ln.metric_id
+                 and (ln.end_date is None or ln.end_date > date.today())]
+    key = f"contracts_change_{contract.id}"
+    if lines:
+        with container.popover("Change a price from a day", icon=":material/trending_up:"):
+            st.caption("An upgrade or downgrade from a day inside a period: the next invoice credits the unused "
+                       "days already paid in advance and charges the new price for the rest of the period.")
+            labels = {ln.id: f"{ln.description} ({ln.phase})" if ln.phase else ln.description for ln in lines}
+            line_id = st.selectbox("Line", list(labels), format_func=labels.__getitem__, key=f"{key}_line")
+            line = next(ln for ln in lines if ln.id == line_id)
+            effective = st.date_input("From (first day at the new price)", key=f"{key}_date", format="YYYY-MM-DD")
+            params = _new_params(line, key)
+            qty = st.text_input("Quantity", value=str(line.fixed_quantity.normalize()) if line.fixed_quantity else "1",
+                                key=f"{key}_qty") if line.pricing_model != "flat_fee" else None
+            if st.button("Apply the change", type="primary", key=f"{key}_apply", disabled=params is None):
+                if run_action(change_line, me, contract_id=contract.id, line_id=line_id, effective=effective,
+                              params=params, fixed_quantity=qty) is not None:
+                    st.session_state["contracts_flash"] = (
+                        f"“{line.description}” changes on {effective:%-d %b %Y}; the next invoice settles the days "
+                        "already billed.")
+                    st.rerun()
+    with container.popover("End early", icon=":material/event_busy:"):
+        st.caption("The contract stops on the day you choose (that day is no longer served); days already paid "
+                   "in advance after it are credited on the next invoice, and it will not renew.")
+        last = st.date_input("Last day served", key=f"{key}_end", format="YYYY-MM-DD")
+        if st.button("End the contract", type="primary", key=f"{key}_end_apply"):
+            if run_action(end_contract, me, contract_id=contract.id, effective=date.fromordinal(last.toordinal() + 1)) \
+                    is not None:
+                st.session_state["contracts_flash"] = f"“{contract.name}” ends after {last:%-d %b %Y}."
+                st.rerun()
