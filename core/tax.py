@@ -295,7 +295,7 @@ class AvaTax:
     name = "AvaTax"
 
     def __init__(self, *, base_url: str, account_id: str, license_key: str, company_code: str = "DEFAULT",
-                 ship_from: TaxAddress | None = None, timeout: float = 15.0, tax_name: str = "Sales tax"):
+                 ship_from: TaxAddress | None = None, timeout: int = 15, tax_name: str = "Sales tax"):
         from connectors.tax.avatax import AvaTaxClient, AvaTaxConfig
 
         self.client = AvaTaxClient(AvaTaxConfig(base_url=base_url, account_id=account_id, license_key=license_key,
