@@ -85,6 +85,7 @@ def navigation(actor) -> None:
         sections["Setup"].append(page("products", "Products", "inventory_2"))
     if actor.can("metrics:read"):
         sections["Setup"].append(page("metrics", "Billable metrics", "functions"))
+        sections["Setup"].append(page("alerts", "Usage alerts", "notifications"))
     if actor.can("catalog:write"):
         sections["Setup"].append(page("settings", "Settings", "percent"))
     if actor.can("users:read"):

@@ -7,6 +7,7 @@
     python -m cli run-invoices --month 2026-10     (or --start 2026-10-01 --end 2026-11-01)
     python -m cli approve --month 2026-10 | --ids 3 4 5
     python -m cli invoices [--month 2026-10] [--status draft]
+    python -m cli check-alerts [--date 2026-10-20]     (cron: usage alerts, emailed once per period)
     python -m cli renew-contracts [--date 2027-01-01]  (cron: renews or ends contracts whose term is over)
     python -m cli import-contracts PATH [--dry-run]   (a .json/.xlsx file or a folder of them; docs/contracts-json.md)
     python -m cli export-contracts FILE               (.json or .xlsx)
@@ -137,6 +138,13 @@ def cmd_renew_contracts(session, args) -> str:
     return renew_due_contracts(session, CLI_ACTOR, on=on).summary()
 
 
+def cmd_check_alerts(session, args) -> str:
+    from core.metering.alerts import check_alerts
+
+    on = date.fromisoformat(args.date) if args.date else date.today()
+    return check_alerts(session, CLI_ACTOR, on=on).summary()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m cli", description="Counting House command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -169,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export-contracts", help="export every contract (and its plans) to a .json or .xlsx file")
     s.add_argument("file")
     s.set_defaults(func=cmd_export_contracts)
+    s = sub.add_parser("check-alerts", help="fire usage alerts whose threshold is passed this month (once each)")
+    s.add_argument("--date", help="YYYY-MM-DD (default: today)")
+    s.set_defaults(func=cmd_check_alerts)
     s = sub.add_parser("renew-contracts", help="renew (or end) contracts whose term has ended, by their policy")
     s.add_argument("--date", help="YYYY-MM-DD (default: today)")
     s.set_defaults(func=cmd_renew_contracts)

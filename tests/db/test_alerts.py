@@ -1,0 +1,85 @@
+"""Usage alerts fire once per customer and period, and email through a real local SMTP server (aiosmtpd)."""
+import socket
+from datetime import date, datetime
+from email import message_from_bytes
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlmodel import select
+
+from core.auth import SYSTEM
+from core.errors import UserError
+from core.metering.alerts import check_alerts, create_alert
+from core.models import AlertFiring
+from tests.db import factories as f
+
+
+class _Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's handler name
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(port))
+    monkeypatch.setenv("SMTP_FROM", "alerts@northwind.example")
+    monkeypatch.setenv("SMTP_TLS", "none")
+    monkeypatch.delenv("SMTP_USER", raising=False)
+    yield inbox
+    controller.stop()
+
+
+def _setup(session):
+    f.seller(session)
+    f.customer(session, "C1")
+    f.customer(session, "C2")
+    m = f.metric(session, "calls", "call")
+    f.events(session, "C1", "call", [600, 300], when=datetime(2026, 10, 5))
+    f.events(session, "C2", "call", [100], when=datetime(2026, 10, 5))
+    return m
+
+
+def test_alert_fires_once_per_period_and_emails(session, smtp):
+    m = _setup(session)
+    create_alert(session, SYSTEM, name="80% of included calls", metric_id=m.id, threshold="80",
+                 threshold_kind="percent", allowance="1000", recipients="ops@northwind.example, cfo@northwind.example")
+    first = check_alerts(session, SYSTEM, on=date(2026, 10, 20))
+    assert [x.customer_external_id for x in first.fired] == ["C1"] and first.emails_sent == 1
+    [(rcpts, msg)] = smtp.messages
+    assert sorted(rcpts) == ["cfo@northwind.example", "ops@northwind.example"]
+    assert "C1" in msg["Subject"] and "80% of 1,000" in msg["Subject"]
+    body = " ".join(part.get_payload(decode=True).decode() for part in msg.walk()
+                    if part.get_content_type() in ("text/plain", "text/html"))
+    assert "900" in body
+    again = check_alerts(session, SYSTEM, on=date(2026, 10, 21))
+    assert again.fired == [] and len(smtp.messages) == 1  # once per period
+    nxt = check_alerts(session, SYSTEM, on=date(2026, 11, 2))
+    assert nxt.fired == []  # November has no usage yet
+    assert len(session.exec(select(AlertFiring)).all()) == 1
+
+
+def test_alert_validation_names_the_field(session):
+    m = _setup(session)
+    with pytest.raises(UserError, match="allowance") as err:
+        create_alert(session, SYSTEM, name="x", metric_id=m.id, threshold="50", threshold_kind="percent",
+                     recipients="not-an-email")
+    assert "not-an-email is not an email address" in str(err.value)
+
+
+def test_without_smtp_settings_alerts_are_only_listed(session, monkeypatch):
+    monkeypatch.delenv("SMTP_HOST", raising=False)
+    m = _setup(session)
+    create_alert(session, SYSTEM, name="big", metric_id=m.id, threshold="50", recipients="ops@northwind.example")
+    result = check_alerts(session, SYSTEM, on=date(2026, 10, 31))
+    assert {x.customer_external_id for x in result.fired} == {"C1", "C2"} and result.emails_sent == 0
