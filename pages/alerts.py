@@ -6,13 +6,13 @@ from datetime import date
 
 import pandas as pd
 import streamlit as st
+from sqlmodel import select
 
 from core.customers import find_customers
 from core.metering.alerts import check_alerts, create_alert, limit_of, recent_firings
 from core.metering.metrics import list_metrics
 from core.models import UsageAlert
 from core.money import format_number
-from sqlmodel import select
 from ui.state import actor, page_header, run_action, session
 
 me = actor()

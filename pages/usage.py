@@ -12,6 +12,8 @@ from core.customers import find_customers
 from core.importers.files import write_csv
 from core.importers.usage import import_usage, preview_usage
 from core.metering.metrics import AGGREGATIONS, aggregate, events_behind, get_metric, list_metrics
+from core.metering.series import daily_usage
+from ui.charts import usage_chart
 from ui.format import qty
 from ui.state import actor, page_header, session
 from ui.uploads import Upload, upload_panel
@@ -99,15 +101,20 @@ fig.update_layout(title=f"Top {len(top)} customers — {metrics[chosen][1]}, {fo
                   height=380, margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(tickformat=",~r"))
 st.plotly_chart(fig, width="stretch")
 
-with st.expander("Events behind a number", icon=":material/manage_search:", expanded=False):
-    st.caption("Pick a customer to see the events that make up their quantity for this metric and month.")
+with st.expander("One customer: day by day, and the events behind the number", icon=":material/manage_search:",
+                 expanded=False):
+    st.caption("Pick a customer to see their usage of this metric day by day, the month to date against the "
+               "units their contract includes, and the events that make up the quantity.")
     who = st.selectbox("Customer", [c for c, _ in ranked], key="usage_behind_customer",
                        format_func=lambda c: f"{names.get(c, c)} ({c}) — {qty(results[chosen][c].quantity)}")
     with session() as s:
-        events = events_behind(s, get_metric(s, chosen), since, until, who)
+        metric_row = get_metric(s, chosen)
+        events = events_behind(s, metric_row, since, until, who)
+        series = daily_usage(s, metric_row, who, since, until)
         rows = [(e.timestamp.strftime("%Y-%m-%d %H:%M:%S"), "" if e.quantity is None else qty(e.quantity),
                  ", ".join(f"{k}={v}" for k, v in sorted(e.properties.items())), e.idempotency_key, e.source)
                 for e in events]
+    st.plotly_chart(usage_chart(series, metrics[chosen][1]), width="stretch")
     res = results[chosen][who]
     if res.groups:
         st.markdown("By " + ", ".join(f"**{g}**: {qty(v)}" for g, v in sorted(res.groups.items())))

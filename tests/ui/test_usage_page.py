@@ -111,7 +111,7 @@ def test_month_overview_chart_and_events_behind_a_number(open_page, demo_db):
     assert not at.exception
     assert at.selectbox(key="usage_month").value == MONTH
     assert _quantities(at)["ACME-001"] >= Decimal("1500.5")
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("plotly_chart")) == 2  # the top-10 chart and the customer's day-by-day chart
     metric = at.selectbox(key="usage_metric")
     metric.select_index(metric.options.index("API requests — sum of the event quantity")).run()
     at.selectbox(key="usage_behind_customer").set_value("ACME-001").run()
