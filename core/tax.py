@@ -154,6 +154,21 @@ def rate_for(session: Session, customer: Customer | int) -> TaxRule | None:
     return _rule(rate) if rate is not None else None
 
 
+def rates_for(session: Session, customers: Sequence[Customer]) -> dict[int, TaxRule | None]:
+    """``rate_for`` for many customers with one query (the invoice run)."""
+    by_country: dict[str, list[TaxRate]] = {}
+    for r in list_rates(session):
+        by_country.setdefault(r.country, []).append(r)
+    out: dict[int, TaxRule | None] = {}
+    for c in customers:
+        if c.tax_exempt:
+            out[c.id] = TaxRule.exempt_rule(EXEMPT_REASON)
+            continue
+        rate = _pick(by_country.get((c.country or "").strip().upper(), []), c.region)
+        out[c.id] = _rule(rate) if rate is not None else None
+    return out
+
+
 def describe_tax(session: Session, customer: Customer | int) -> str:
     """Why a customer is (or is not) charged tax, in one sentence for the customer page."""
     c = _customer(session, customer)

@@ -127,3 +127,18 @@ def use_credit(session: Session, customer_id: int, currency: str, amount, invoic
                  details={"entry": entry.id, "currency": code, "amount": value, "invoice_id": invoice_id,
                           "balance_after": available - value})
     return entry
+
+
+def balances_for(session: Session, customer_ids: list[int]) -> dict[tuple[int, str], Decimal]:
+    """(customer id, currency) -> balance for many customers with one query (the invoice run)."""
+    from sqlalchemy import BigInteger, func, type_coerce
+
+    from core.types import MONEY_SCALE, from_scaled
+
+    if not customer_ids:
+        return {}
+    rows = session.exec(select(WalletEntry.customer_id, WalletEntry.currency,
+                               func.sum(type_coerce(WalletEntry.amount, BigInteger)))
+                        .where(WalletEntry.customer_id.in_(customer_ids))
+                        .group_by(WalletEntry.customer_id, WalletEntry.currency)).all()
+    return {(cid, cur): from_scaled(raw, MONEY_SCALE) for cid, cur, raw in rows}

@@ -157,21 +157,21 @@ def _billed_in_advance(session: Session, terms: dict[int, ContractTerms], year: 
         select(InvoiceLine.contract_id).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .where(InvoiceLine.contract_id.in_(list(terms)), Invoice.status != "void",
                Invoice.period_start >= prev, Invoice.period_start < date(year, month, 1))).all())
-    out: dict[int, tuple[dict, object]] = {}
-    for cid in invoiced:
-        prev_plan = plan_contract_run(terms[cid], prev.year, prev.month)
-        starts = {c.service_start for c in prev_plan.charges if c.kind == "advance"}
-        billed: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
-        if starts:
-            rows = session.exec(
-                select(InvoiceLine.contract_line_id, InvoiceLine.period_start, InvoiceLine.amount)
-                .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-                .where(InvoiceLine.contract_id == cid, Invoice.status != "void",
-                       InvoiceLine.kind.in_(("fixed", "adjustment")), InvoiceLine.period_start.in_(starts))).all()
-            for line_id, start, amount in rows:
-                billed[(line_id, start)] += amount
-        out[cid] = (dict(billed), prev_plan)
-    return out
+    prev_plans = {cid: plan_contract_run(terms[cid], prev.year, prev.month) for cid in invoiced}
+    starts = {cid: {c.service_start for c in p.charges if c.kind == "advance"} for cid, p in prev_plans.items()}
+    billed: dict[int, dict[tuple, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    all_starts = set().union(*starts.values()) if starts else set()
+    if all_starts:  # one query for every contract of the run
+        rows = session.exec(
+            select(InvoiceLine.contract_id, InvoiceLine.contract_line_id, InvoiceLine.period_start,
+                   InvoiceLine.amount)
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .where(InvoiceLine.contract_id.in_(list(prev_plans)), Invoice.status != "void",
+                   InvoiceLine.kind.in_(("fixed", "adjustment")), InvoiceLine.period_start.in_(all_starts))).all()
+        for cid, line_id, start, amount in rows:
+            if start in starts[cid]:
+                billed[cid][(line_id, start)] += amount
+    return {cid: ({k: v for k, v in billed[cid].items()}, plan) for cid, plan in prev_plans.items()}
 
 
 def _write(session: Session, invoice: Invoice, draft: DraftInvoice) -> Invoice:
@@ -234,6 +234,9 @@ def _price_runs(session: Session, contracts: list[Contract], year: int, month: i
         key = f"customer:{cust.id}:{c.currency}" if cust.consolidate_invoices else f"contract:{cid}"
         groups[key].append(c)
     balances = reserve_wallet if reserve_wallet is not None else {}
+    stored = wallet.balances_for(session, [customers[by_id[cid].customer_id].id for cid in plans])
+    tax_rules = taxes.rates_for(session, list({by_id[cid].customer_id: customers[by_id[cid].customer_id]
+                                               for cid in plans}.values()))
     provider = taxes.configured_provider()
     out = []
     for key, cs in groups.items():
@@ -241,11 +244,11 @@ def _price_runs(session: Session, contracts: list[Contract], year: int, month: i
         cur = cs[0].currency
         wallet_key = (cust.id, cur)
         if wallet_key not in balances:
-            balances[wallet_key] = wallet.balance(session, cust.id, cur)
+            balances[wallet_key] = stored.get(wallet_key, ZERO)
         runs = [ContractRun(loaded[c.id][0], plans[c.id], usage.get(c.id, {}), history.get(c.id, {}),
                             *prepaid.get(c.id, ({}, None))) for c in cs]
         try:
-            rule = taxes.rate_for(session, cust)
+            rule = tax_rules[cust.id]
             if provider is not None and len(runs) == 1 and not (rule is not None and rule.exempt):
                 pre_tax, _ = price_contract(runs[0], cur)
                 rule = taxes.tax_rule_from_provider(provider, pre_tax, customer=cust, code=f"{key}:{year}-{month:02d}",
