@@ -10,11 +10,12 @@ PY := .venv/bin/python
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help venv sysdeps run test test-sqlite
+.PHONY: help venv sysdeps run test test-sqlite api
 
 help:
 	@echo "make run          start the app (creates .venv, seeds demo data when the database is empty)"
 	@echo "make test         full test suite on SQLite and a throwaway PostgreSQL"
+	@echo "make api          start the REST API (usage ingestion) on 127.0.0.1:8000"
 	@echo "make test-sqlite  test suite without PostgreSQL (the postgres cases are skipped)"
 
 venv:
@@ -26,6 +27,9 @@ sysdeps:
 run: venv
 	$(PY) -m cli seed-demo --if-empty
 	$(PY) -m ui.serve $(RUN_ARGS)
+
+api: venv
+	$(PY) -m uvicorn api.main:app --host 127.0.0.1 --port $${API_PORT:-8000}
 
 test: venv sysdeps
 	@bash scripts/with_postgres.sh bash scripts/run_pytest.sh $(PYTEST_ARGS)

@@ -86,10 +86,14 @@ def navigation(actor) -> None:
     if actor.can("metrics:read"):
         sections["Setup"].append(page("metrics", "Billable metrics", "functions"))
         sections["Setup"].append(page("alerts", "Usage alerts", "notifications"))
+    if actor.can("usage:read"):
+        sections["Setup"].append(page("sources", "Data sources", "database"))
     if actor.can("catalog:write"):
         sections["Setup"].append(page("settings", "Settings", "percent"))
     if actor.can("users:read"):
         sections["Setup"].append(page("users", "Users", "manage_accounts"))
+    if actor.can("users:write"):
+        sections["Setup"].append(page("api_keys", "API keys", "key"))
     if actor.can("audit:read"):
         sections["Setup"].append(page("audit", "Audit log", "history"))
     nav = st.navigation({k: v for k, v in sections.items() if v})

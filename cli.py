@@ -7,6 +7,7 @@
     python -m cli run-invoices --month 2026-10     (or --start 2026-10-01 --end 2026-11-01)
     python -m cli approve --month 2026-10 | --ids 3 4 5
     python -m cli invoices [--month 2026-10] [--status draft]
+    python -m cli sync-sources                       (cron: pull new usage from the customers' databases)
     python -m cli check-alerts [--date 2026-10-20]     (cron: usage alerts, emailed once per period)
     python -m cli renew-contracts [--date 2027-01-01]  (cron: renews or ends contracts whose term is over)
     python -m cli import-contracts PATH [--dry-run]   (a .json/.xlsx file or a folder of them; docs/contracts-json.md)
@@ -145,6 +146,15 @@ def cmd_check_alerts(session, args) -> str:
     return check_alerts(session, CLI_ACTOR, on=on).summary()
 
 
+def cmd_sync_sources(session, args) -> str:
+    from core.sources import run_all_syncs
+
+    results = run_all_syncs(session, CLI_ACTOR)
+    for name, result in results:
+        print(f"{name}: {result.summary()}")
+    return f"{len(results)} sync{'s' if len(results) != 1 else ''} run"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m cli", description="Counting House command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -177,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export-contracts", help="export every contract (and its plans) to a .json or .xlsx file")
     s.add_argument("file")
     s.set_defaults(func=cmd_export_contracts)
+    s = sub.add_parser("sync-sources", help="pull new usage from every data source (incremental, idempotent)")
+    s.set_defaults(func=cmd_sync_sources)
     s = sub.add_parser("check-alerts", help="fire usage alerts whose threshold is passed this month (once each)")
     s.add_argument("--date", help="YYYY-MM-DD (default: today)")
     s.set_defaults(func=cmd_check_alerts)

@@ -23,8 +23,8 @@ from core import audit
 from core.auth import Actor, require
 from core.errors import UserError
 from core.importers.columns import match_columns
-from core.importers.dbutil import chunks, existing_values, for_column, now_utc
-from core.importers.files import ImportFileError, read_table
+from core.importers.dbutil import bulk_gc, chunks, existing_values, for_column, now_utc
+from core.importers.files import ImportFileError, read_columns
 from core.importers.report import Duplicate, ImportReport, RowError
 from core.models import BillableMetric, Customer, UsageEvent
 from core.money import MoneyError, to_decimal
@@ -40,6 +40,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("idempotency_key", "customer_external_id", "event_name", "timestamp")
 WRITE_CHUNK = 10_000
+BULK_CACHE_KIB = -131_072  # SQLite page cache during a bulk write: 128 MiB (negative = KiB)
+REINDEX_MIN_ROWS = 100_000  # SQLite: from this many events, secondary indexes may be rebuilt after the write
 MAX_KEY_LENGTH = UsageEvent.__table__.c.idempotency_key.type.length or 200
 _MAX_QUANTITY = Decimal(2**63 - 1).scaleb(-QUANTITY_SCALE)
 _QUANTUM = Decimal(1).scaleb(-QUANTITY_SCALE)
@@ -92,8 +94,11 @@ def parse_timestamp(text: str) -> datetime:
     except ValueError:
         raise ValueError(f"'{text}' is not a date in ISO 8601 form (for example 2025-01-31, "
                          "2025-01-31 14:30 or 2025-01-31T14:30:00Z)") from None
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    if dt.tzinfo is not None:  # what astimezone(UTC) does for the fixed offsets ISO 8601 gives, but cheaper
+        offset = dt.utcoffset()
+        dt = dt.replace(tzinfo=None)
+        if offset:
+            dt -= offset
     if not _EARLIEST <= dt.year <= _LATEST:
         raise ValueError(f"'{text}' is outside the years {_EARLIEST}–{_LATEST}; check the date")
     return dt
@@ -105,8 +110,14 @@ def parse_quantity(text: str) -> Decimal | None:
     s = text.strip()
     if not s:
         return None
-    if _PLAIN.fullmatch(s):
-        q = Decimal(s)  # the common case, without to_decimal's clean-up
+    if _PLAIN.fullmatch(s):  # the common case, without to_decimal's clean-up: no sign, no exponent
+        q = Decimal(s)
+        point = s.find(".")
+        if q > _MAX_QUANTITY:
+            raise ValueError(f"'{text}' is too large")
+        if point >= 0 and len(s) - point - 1 > QUANTITY_SCALE and q != q.quantize(_QUANTUM):
+            raise ValueError(f"'{text}' has more than {QUANTITY_SCALE} decimals")
+        return q
     else:
         if "," in s and not _GROUPED.match(s):
             raise ValueError(f"'{text}' is not a number: use a point for decimals (1.5); commas may only group "
@@ -129,6 +140,11 @@ def _parse_properties(text: str) -> dict[str, str]:
         obj = json.loads(text, parse_float=str, parse_int=str)
     except ValueError:
         raise ValueError("is not valid JSON; write an object like {\"region\": \"eu\"}") from None
+    return clean_properties(obj)
+
+
+def clean_properties(obj: object) -> dict[str, str]:
+    """A JSON object's plain values as text (what is stored); lists and nested objects are refused."""
     if not isinstance(obj, dict):
         raise ValueError("must be a JSON object like {\"region\": \"eu\"}")
     out = {}
@@ -141,6 +157,68 @@ def _parse_properties(text: str) -> dict[str, str]:
     return out
 
 
+def _on_row(row: int) -> str:
+    return f"row {row}"
+
+
+def check_event(key: str, cust: str, name: str, raw_ts: str, raw_q: str | None, *, known_customers: set[str],
+                metered: set[str], seen: dict[str, int] | None = None, position: int = 0,
+                where: Callable[[int], str] = str, window: tuple[datetime, datetime] | None = None,
+                ) -> tuple[list[tuple[str, str, str]], datetime | None, Decimal | None]:
+    """The rules one usage event must pass, shared by uploads and the API (core.metering.ingest).
+
+    Returns ``(problems, timestamp, quantity)``; each problem is ``(field, value, message)`` with ``field`` one of
+    idempotency_key, customer_external_id, event_name, timestamp, quantity. ``seen`` maps keys already used in
+    this batch to their position (``where(position)`` names it in the message); ``window`` is the (earliest,
+    latest) naive-UTC timestamp accepted."""
+    problems: list[tuple[str, str, str]] = []
+    if "\x00" in key or "\x00" in cust or "\x00" in name:  # PostgreSQL cannot store it; say so, never crash
+        for fld, value in (("idempotency_key", key), ("customer_external_id", cust), ("event_name", name)):
+            if "\x00" in value:
+                problems.append((fld, value.replace("\x00", "\\0"), "contains a NUL character (\\0); remove it"))
+        return problems, None, None
+    if not key:
+        problems.append(("idempotency_key", "", "idempotency key is required"))
+    elif len(key) > MAX_KEY_LENGTH:
+        problems.append(("idempotency_key", key, f"is {len(key)} characters long; at most {MAX_KEY_LENGTH} fit"))
+    elif seen is not None:
+        if key in seen:
+            problems.append(("idempotency_key", key, f"the idempotency key '{key}' is already used on "
+                                                     f"{where(seen[key])}; each event needs its own key"))
+        else:
+            seen[key] = position
+    if not cust:
+        problems.append(("customer_external_id", "", "customer external id is required"))
+    elif cust not in known_customers:
+        problems.append(("customer_external_id", cust, f"there is no customer with the external id '{cust}'; "
+                                                       "import or create the customer first"))
+    if not name:
+        problems.append(("event_name", "", "event name is required"))
+    elif name not in metered:
+        problems.append(("event_name", name, f"no billable metric uses the event '{name}'; define one on the "
+                                             "Billable metrics page first"))
+    ts = None
+    if not raw_ts:
+        problems.append(("timestamp", "", "timestamp is required"))
+    else:
+        try:
+            ts = parse_timestamp(raw_ts)
+        except ValueError as exc:
+            problems.append(("timestamp", raw_ts, str(exc)))
+        else:
+            if window is not None and not window[0] <= ts <= window[1]:
+                when = "in the future" if ts > window[1] else "in the past"
+                problems.append(("timestamp", raw_ts, f"'{raw_ts}' is too far {when}: events are accepted from "
+                                                      f"{window[0]:%Y-%m-%d %H:%M} to {window[1]:%Y-%m-%d %H:%M} UTC"))
+    qty = None
+    if raw_q is not None:
+        try:
+            qty = parse_quantity(raw_q)
+        except ValueError as exc:
+            problems.append(("quantity", raw_q.strip(), str(exc)))
+    return problems, ts, qty
+
+
 # ---- the pipeline -----------------------------------------------------------------------------------------
 
 
@@ -149,15 +227,14 @@ def _validate(session: Session, data: bytes, filename: str, progress: Progress |
     report = ImportReport(kind="usage", filename=filename)
     say(0.0, "Reading the file")
     try:
-        frame = read_table(data, filename)
+        frame = read_columns(data, filename)  # columns of strings: no DataFrame for a million rows
     except ImportFileError as exc:
         report.errors.extend(exc.problems)
         report.unreadable = True
         return report
     n = report.total_rows = len(frame)
-    report.warnings.extend(frame.attrs.get("notes", []))
-    match = match_columns(list(frame.columns), ALIASES, required=REQUIRED,
-                          header_row=frame.attrs.get("header_row", 1))
+    report.warnings.extend(frame.notes)
+    match = match_columns(list(frame.values), ALIASES, required=REQUIRED, header_row=frame.header_row)
     report.columns = match.by_column
     if match.errors:
         report.errors.extend(match.errors)
@@ -170,14 +247,16 @@ def _validate(session: Session, data: bytes, filename: str, progress: Progress |
 
     say(0.05, f"Checking {n:,} rows")
     col = match.fields
-    rows = frame.index.tolist()
-    keys = [str(v).strip() for v in frame[col["idempotency_key"]].tolist()]
-    customers = [str(v).strip() for v in frame[col["customer_external_id"]].tolist()]
-    names = [str(v).strip() for v in frame[col["event_name"]].tolist()]
-    stamps = frame[col["timestamp"]].tolist()
-    quantities = frame[col["quantity"]].tolist() if "quantity" in col else None
-    json_props = frame[col["properties"]].tolist() if "properties" in col else None
-    prop_values = [(c, frame[c].tolist()) for c in prop_cols]
+    cells = frame.values
+    rows = frame.rows
+    keys = [v.strip() for v in cells[col["idempotency_key"]]]
+    customers = [v.strip() for v in cells[col["customer_external_id"]]]
+    names = [v.strip() for v in cells[col["event_name"]]]
+    stamps = cells[col["timestamp"]]
+    quantities = cells[col["quantity"]] if "quantity" in col else None
+    json_props = cells[col["properties"]] if "properties" in col else None
+    prop_values = [(c, cells[c]) for c in prop_cols]
+    del frame, cells
 
     stored = existing_values(session, UsageEvent.__table__.c.idempotency_key, list({k for k in keys if k}))
     known_customers = existing_values(session, Customer.__table__.c.external_id, list({c for c in customers if c}))
@@ -195,47 +274,13 @@ def _validate(session: Session, data: bytes, filename: str, progress: Progress |
             report.duplicates.append(Duplicate(row, key, "already stored (imported before); skipped"))
             continue
         before = len(errors)
-        if not key:
-            errors.append(RowError(row, col["idempotency_key"], "", "idempotency key is required"))
-        elif len(key) > MAX_KEY_LENGTH:
-            errors.append(RowError(row, col["idempotency_key"], key,
-                                   f"is {len(key)} characters long; at most {MAX_KEY_LENGTH} fit"))
-        elif key in first_row:
-            errors.append(RowError(row, col["idempotency_key"], key,
-                                   f"the idempotency key '{key}' is already used on row {first_row[key]}; "
-                                   "each event needs its own key"))
-        else:
-            first_row[key] = row
-        cust = customers[i]
-        if not cust:
-            errors.append(RowError(row, col["customer_external_id"], "", "customer external id is required"))
-        elif cust not in known_customers:
-            errors.append(RowError(row, col["customer_external_id"], cust,
-                                   f"there is no customer with the external id '{cust}'; import or create the "
-                                   "customer first"))
-        name = names[i]
-        if not name:
-            errors.append(RowError(row, col["event_name"], "", "event name is required"))
-        elif name not in metered:
-            errors.append(RowError(row, col["event_name"], name,
-                                   f"no billable metric uses the event '{name}'; define one on the Billable "
-                                   "metrics page first"))
-        raw_ts = str(stamps[i]).strip()
-        ts = None
-        if not raw_ts:
-            errors.append(RowError(row, col["timestamp"], "", "timestamp is required"))
-        else:
-            try:
-                ts = parse_timestamp(raw_ts)
-            except ValueError as exc:
-                errors.append(RowError(row, col["timestamp"], raw_ts, str(exc)))
-        qty = None
-        if quantities is not None:
-            raw_q = str(quantities[i])
-            try:
-                qty = parse_quantity(raw_q)
-            except ValueError as exc:
-                errors.append(RowError(row, col["quantity"], raw_q.strip(), str(exc)))
+        problems, ts, qty = check_event(key, customers[i], names[i], str(stamps[i]).strip(),
+                                        None if quantities is None else str(quantities[i]),
+                                        known_customers=known_customers, metered=metered, seen=first_row,
+                                        position=row, where=_on_row)
+        for fld, value, message in problems:
+            errors.append(RowError(row, col[fld], value, message))
+        cust, name = customers[i], names[i]
         props: dict[str, str] = {}
         if json_props is not None:
             raw_p = str(json_props[i]).strip()
@@ -256,7 +301,8 @@ def _validate(session: Session, data: bytes, filename: str, progress: Progress |
 
 def preview_usage(session: Session, data: bytes, filename: str, *, progress: Progress | None = None) -> ImportReport:
     """Check an upload and say what importing it would do. Reads the database, writes nothing."""
-    return _validate(session, data, filename, progress)
+    with bulk_gc():
+        return _validate(session, data, filename, progress)
 
 
 def import_usage(session: Session, actor: Actor, data: bytes, filename: str, source: str = "upload",
@@ -268,19 +314,20 @@ def import_usage(session: Session, actor: Actor, data: bytes, filename: str, sou
     """
     require(actor, "usage:write")
     say = progress or (lambda _f, _m: None)
-    report = _validate(session, data, filename, say)
-    if not report.ok:
-        return report
-    source = (source or "upload")[: UsageEvent.__table__.c.source.type.length or 40]
-    total = len(report.rows)
-    session.flush()
-    conn = session.connection()
-    write = _WRITERS.get(conn.dialect.name, _insert_core)
-    try:
-        write(conn, report.rows, source, now_utc(),
-              lambda done: say(0.5 + 0.5 * done / max(total, 1), f"Saved {done:,} of {total:,} events"))
-    except (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError):
-        raise UserError(_RACE) from None
+    with bulk_gc():
+        report = _validate(session, data, filename, say)
+        if not report.ok:
+            return report
+        source = (source or "upload")[: UsageEvent.__table__.c.source.type.length or 40]
+        total = len(report.rows)
+        session.flush()
+        conn = session.connection()
+        write = _WRITERS.get(conn.dialect.name, _insert_core)
+        try:
+            write(conn, report.rows, source, now_utc(),
+                  lambda done: say(0.5 + 0.5 * done / max(total, 1), f"Saved {done:,} of {total:,} events"))
+        except (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError):
+            raise UserError(_RACE) from None
     report.inserted = total
     report.committed = True
     audit.record(session, actor=actor.username, action="usage.import", entity_type="usage_event",
@@ -294,7 +341,25 @@ def import_usage(session: Session, actor: Actor, data: bytes, filename: str, sou
 
 
 def _scaled(q: Decimal | None) -> int | None:
-    return None if q is None else _QTY.process_bind_param(q, None)
+    if q is None:
+        return None
+    s = q.scaleb(QUANTITY_SCALE)  # parse_quantity's values: exact, so the common case skips to_decimal
+    if s == s.to_integral_value():
+        return int(s)
+    return _QTY.process_bind_param(q, None)
+
+
+_esc = json.encoder.encode_basestring_ascii  # what json.dumps does to each string (ensure_ascii)
+
+
+def _props_json(props: dict[str, str]) -> str:
+    """json.dumps(props) for the str -> str dicts events carry, without the encoder's per-call setup."""
+    if not props:
+        return "{}"
+    try:
+        return "{" + ", ".join([_esc(k) + ": " + _esc(v) for k, v in props.items()]) + "}"
+    except TypeError:  # not all text: the general encoder
+        return _json(props)
 
 
 def _copy_postgres(conn, rows: list[UsageRow], source: str, now: datetime, advance) -> None:  # noqa: ANN001
@@ -306,7 +371,7 @@ def _copy_postgres(conn, rows: list[UsageRow], source: str, now: datetime, advan
     with raw.cursor() as cur, cur.copy(stmt) as cp:
         for i, r in enumerate(rows, start=1):
             cp.write_row((r.idempotency_key, r.customer_external_id, r.event_name, r.timestamp.replace(tzinfo=UTC),
-                          _scaled(r.quantity), _json(r.properties), source, now))
+                          _scaled(r.quantity), _props_json(r.properties), source, now))
             if i % WRITE_CHUNK == 0:
                 advance(i)
     advance(len(rows))
@@ -328,15 +393,44 @@ def _executemany_sqlite(conn, rows: list[UsageRow], source: str, now: datetime, 
     sql = (f"INSERT INTO usage_event ({', '.join(_COPY_COLUMNS)}) "
            f"VALUES ({', '.join('?' for _ in _COPY_COLUMNS)})")
     cur = conn.connection.cursor()
+    # A large page cache while the indexes take many keys in no particular order (the default 2 MiB spills
+    # and re-reads index pages); the connection's own setting comes back afterwards.
+    old_cache = cur.execute("PRAGMA cache_size").fetchone()[0]
+    if len(rows) > WRITE_CHUNK:
+        cur.execute(f"PRAGMA cache_size={BULK_CACHE_KIB}")
+    deferred: list[str] = []
     try:
         done = 0
         for part in chunks(rows, WRITE_CHUNK):
             cur.executemany(sql, [(r.idempotency_key, r.customer_external_id, r.event_name, stamp(r.timestamp),
-                                   _scaled(r.quantity), _json(r.properties), source, created) for r in part])
+                                   _scaled(r.quantity), _props_json(r.properties), source, created) for r in part])
             done += len(part)
             advance(done)
+            if done == len(part) and len(rows) >= REINDEX_MIN_ROWS and cur.connection.in_transaction:
+                deferred = _drop_secondary_indexes(cur, len(rows))
     finally:
+        for create in deferred:  # also on failure: the caller's rollback then undoes drop and create alike
+            cur.execute(create)
+        cur.execute(f"PRAGMA cache_size={int(old_cache)}")
         cur.close()
+
+
+def _drop_secondary_indexes(cur, incoming: int) -> list[str]:  # noqa: ANN001
+    """SQLite, inside the import's transaction: when an upload brings at least as many events as are stored,
+    drop the non-unique indexes of usage_event and hand back their CREATE statements, to build them once at
+    the end (a sort) instead of updating them a row at a time in random order. The unique key stays: it still
+    refuses a key stored by another upload meanwhile."""
+    stored = cur.execute("SELECT coalesce(max(id), 0) FROM usage_event").fetchone()[0]
+    if incoming < stored:
+        return []
+    found = cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_event' "
+                        "AND sql IS NOT NULL").fetchall()
+    creates = []
+    for name, create in found:
+        if create.lstrip().upper().startswith("CREATE INDEX"):
+            cur.execute(f'DROP INDEX "{name}"')
+            creates.append(create)
+    return creates
 
 
 def _insert_core(conn, rows: list[UsageRow], source: str, now: datetime, advance) -> None:  # noqa: ANN001

@@ -8,4 +8,4 @@ from core.models.metering import BillableMetric, UsageEvent  # noqa: F401
 from core.models.invoices import Invoice, InvoiceLine  # noqa: F401
 from core.models.auth import User, AuditLog  # noqa: F401
 from core.models.tax import TaxRate, WalletEntry  # noqa: F401
-from core.models.platform import AlertFiring, ApiKey, UsageAlert  # noqa: F401
+from core.models.platform import AlertFiring, ApiKey, DataSource, SourceSync, UsageAlert  # noqa: F401

@@ -53,3 +53,29 @@ class AlertFiring(SQLModel, table=True):
     quantity: Decimal = Field(sa_column=quantity_column())
     fired_at: NaiveDatetime = Field(default_factory=utcnow)
     emailed_to: str = Field(default="", max_length=500)
+
+
+class DataSource(SQLModel, table=True):
+    """A customer's own database or warehouse usage is pulled from (an SQLAlchemy URL). A password is never
+    stored: the URL names an environment variable for it, e.g. postgresql+psycopg://bill:${WAREHOUSE_PW}@host/db."""
+
+    __tablename__ = "data_source"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    url: str = Field(max_length=500)
+    created_by: str = Field(default="", max_length=100)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+
+
+class SourceSync(SQLModel, table=True):
+    """A read-only query that returns usage events newer than the watermark (:since) up to :until."""
+
+    __tablename__ = "source_sync"
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="data_source.id", index=True)
+    name: str = Field(max_length=100)
+    query: str = Field(max_length=5000)
+    watermark: NaiveDatetime | None = None  # the newest event timestamp taken so far
+    last_run_at: NaiveDatetime | None = None
+    last_result: str = Field(default="", max_length=500)
+    created_by: str = Field(default="", max_length=100)

@@ -18,10 +18,10 @@ PAGES = sorted(set(NAV_PAGES) | {p.stem for p in (ROOT / "pages").glob("*.py") i
 # The product rule the navigation must follow: who may not see which page (everyone else sees every page).
 HIDDEN = {
     "admin": set(),
-    "finance": set(),
-    "ops": {"users", "audit", "settings"},
-    "sales": {"users", "audit", "settings"},
-    "viewer": {"users", "audit", "settings"},
+    "finance": {"api_keys"},
+    "ops": {"users", "audit", "settings", "api_keys"},
+    "sales": {"users", "audit", "settings", "api_keys"},
+    "viewer": {"users", "audit", "settings", "api_keys"},
 }
 
 

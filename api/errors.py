@@ -1,0 +1,148 @@
+"""One error shape for every failure: ``{"error": {"code", "message", "fields"?}}``.
+
+``fields`` lists field-level problems as ``{"field": "events[3].timestamp", "message": ...}``. JSON numbers in
+request bodies are read as Decimal (never float) by :class:`ExactJSONRoute`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("api")
+MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_BATCH = 1_000
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, fields: list[dict] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields, self.headers = status, code, message, fields, headers
+
+
+def error_body(code: str, message: str, fields: list[dict] | None = None) -> dict:
+    err: dict[str, Any] = {"code": code, "message": message}
+    if fields is not None:
+        err["fields"] = fields
+    return {"error": err}
+
+
+def error_response(status: int, code: str, message: str, fields: list[dict] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message, fields), status_code=status, headers=headers)
+
+
+def field_path(loc: tuple | list) -> str:
+    """('body', 'events', 3, 'timestamp') -> 'events[3].timestamp'."""
+    out = ""
+    for part in loc[1:] if loc and loc[0] == "body" else loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "body"
+
+
+_MESSAGES = {
+    "missing": "is required",
+    "string_type": "must be a string",
+    "extra_forbidden": "is not a field of this request; check the spelling",
+    "dict_type": "must be a JSON object",
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "list_type": "must be a JSON array",
+}
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    for e in errors:
+        if e.get("type") == "json_invalid":
+            detail = (e.get("ctx") or {}).get("error", "invalid JSON")
+            pos = e["loc"][-1] if e.get("loc") else "?"
+            return error_response(400, "malformed_json", f"the request body is not valid JSON: {detail} "
+                                                         f"(at character {pos})")
+        if tuple(e.get("loc", ())) == ("body",) and e.get("type") == "missing":
+            return error_response(400, "malformed_json", "the request body is empty; send a JSON object with "
+                                                         "Content-Type: application/json")
+        if tuple(e.get("loc", ())) == ("body", "events") and e.get("type") == "too_long":
+            size = (e.get("ctx") or {}).get("actual_length")
+            return error_response(422, "batch_too_large", f"a batch holds at most {MAX_BATCH:,} events"
+                                  + (f"; this one has {size:,}" if isinstance(size, int) else "")
+                                  + ": split it into several requests")
+    fields = []
+    seen = set()
+    for e in errors:
+        path = field_path(e.get("loc", ()))
+        message = _MESSAGES.get(e.get("type", ""), e.get("msg", "is not valid"))
+        if (path, message) not in seen:
+            seen.add((path, message))
+            fields.append({"field": path, "message": message})
+    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:3])
+    more = f" (and {len(fields) - 3} more)" if len(fields) > 3 else ""
+    return error_response(422, "invalid_request", f"the request is not valid — {summary}{more}; nothing was "
+                                                  "stored", fields)
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 413: "payload_too_large"}
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 404:
+            message = "there is no such endpoint; see /docs for the list"
+        return error_response(exc.status_code, codes.get(exc.status_code, "error"), message,
+                              headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _crash(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "something went wrong on our side; nothing was stored — "
+                                                     "retry the request later")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not a number", name, 0)
+
+
+class ExactJSONRequest(Request):
+    """A request whose JSON body keeps numbers exact: 0.1 is Decimal('0.1'), never a float."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            self._json = json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+        return self._json
+
+
+class ExactJSONRoute(APIRoute):
+    """Parses bodies with :class:`ExactJSONRequest` and refuses bodies over MAX_BODY_BYTES with 413."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def exact_handler(request: Request):
+            length = request.headers.get("content-length", "")
+            if length.isdigit() and int(length) > MAX_BODY_BYTES:
+                return error_response(413, "payload_too_large", f"the body is {int(length):,} bytes; at most "
+                                                                f"{MAX_BODY_BYTES:,} are accepted")
+            return await handler(ExactJSONRequest(request.scope, request.receive))
+
+        return exact_handler

@@ -1,0 +1,136 @@
+"""API keys for the REST API: created by an admin, shown once, stored only as a SHA-256 hash.
+
+A key looks like ``ch_live_`` + 32 random URL-safe characters. Its first 12 characters (``prefix``) are kept in
+clear so people can tell keys apart; the rest exists only in the hash. A key acts as an :class:`ApiKeyActor`
+named ``api-key:<name>`` whose permissions are exactly its scopes (``usage:write``, ``usage:read``), so the
+services' ordinary ``require`` checks apply to it unchanged. Creating and revoking a key is audited (the
+secret is never logged).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from core import audit
+from core.auth import Actor, require
+from core.errors import NotFound, UserError
+from core.models import utcnow
+from core.models.platform import ApiKey
+
+SECRET_PREFIX = "ch_live_"
+SECRET_RANDOM_CHARS = 32
+PREFIX_LENGTH = 12
+SCOPES: dict[str, str] = {
+    "usage:write": "Send usage events (POST /v1/events, /v1/events/batch)",
+    "usage:read": "Read usage (reserved for the read endpoints)",
+}
+LAST_USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often (not once per request)
+MAX_NAME_LENGTH = ApiKey.__table__.c.name.type.length or 100
+
+
+class KeyRefused(UserError):
+    """The key is missing, unknown or revoked (the API answers 401)."""
+
+
+@dataclass(frozen=True)
+class ApiKeyActor(Actor):
+    """An actor whose permissions are the key's scopes (not a user role)."""
+
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    key_id: int = 0
+
+    def can(self, permission: str) -> bool:
+        return permission in self.scopes
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _new_secret() -> str:
+    # token_urlsafe(24) gives exactly 32 URL-safe characters (24 bytes of randomness, base64 without padding).
+    token = secrets.token_urlsafe(24)
+    assert len(token) == SECRET_RANDOM_CHARS
+    return SECRET_PREFIX + token
+
+
+def _clean_scopes(scopes) -> list[str]:
+    chosen = sorted({str(s).strip() for s in scopes or [] if str(s).strip()})
+    if not chosen:
+        raise UserError(f"choose at least one scope: {', '.join(SCOPES)}")
+    unknown = [s for s in chosen if s not in SCOPES]
+    if unknown:
+        raise UserError(f"unknown scope {', '.join(repr(s) for s in unknown)}; choose from {', '.join(SCOPES)}")
+    return chosen
+
+
+def create_key(session: Session, actor: Actor, name: str, scopes) -> tuple[ApiKey, str]:
+    """Create a key. Returns ``(key, secret)``: the secret is shown to the person once and never stored."""
+    require(actor, "users:write")
+    name = (name or "").strip()
+    if not name:
+        raise UserError("a name is required, for example the system that will use the key ('warehouse sync')")
+    if len(name) > MAX_NAME_LENGTH:
+        raise UserError(f"the name is {len(name)} characters long; at most {MAX_NAME_LENGTH} fit")
+    if session.exec(select(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))).first():
+        raise UserError(f"an active key named '{name}' already exists; choose another name or revoke it first")
+    chosen = _clean_scopes(scopes)
+    secret = _new_secret()
+    while session.exec(select(ApiKey.id).where(ApiKey.prefix == secret[:PREFIX_LENGTH])).first():
+        secret = _new_secret()  # the prefix is unique (display); a clash is ~1 in 10^12 per pair
+    key = ApiKey(name=name, prefix=secret[:PREFIX_LENGTH], key_hash=hash_secret(secret), scopes=chosen,
+                 created_by=actor.username)
+    session.add(key)
+    session.flush()
+    audit.record(session, actor=actor.username, action="api_key.create", entity_type="api_key", entity_id=key.id,
+                 details={"name": name, "prefix": key.prefix, "scopes": chosen})
+    return key, secret
+
+
+def list_keys(session: Session, actor: Actor) -> list[ApiKey]:
+    require(actor, "users:read")
+    return list(session.exec(select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc(),
+                                                     ApiKey.id.desc())))
+
+
+def revoke_key(session: Session, actor: Actor, key_id: int) -> ApiKey:
+    """Revoke a key: every request with it is refused from now on. Revoking twice is refused."""
+    require(actor, "users:write")
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"there is no API key #{key_id}")
+    if key.revoked_at is not None:
+        raise UserError(f"the key '{key.name}' was already revoked on {key.revoked_at:%d %b %Y %H:%M} UTC")
+    key.revoked_at = utcnow()
+    session.add(key)
+    audit.record(session, actor=actor.username, action="api_key.revoke", entity_type="api_key", entity_id=key.id,
+                 details={"name": key.name, "prefix": key.prefix})
+    return key
+
+
+def authenticate_key(session: Session, secret: str, *, now: datetime | None = None) -> ApiKeyActor:
+    """The actor for a secret, or :class:`KeyRefused`. The hash is compared in constant time; ``last_used_at``
+    is written at most once per :data:`LAST_USED_EVERY` (the caller commits)."""
+    secret = (secret or "").strip()
+    if not secret:
+        raise KeyRefused("an API key is required: send the header 'Authorization: Bearer <key>'")
+    if not secret.startswith(SECRET_PREFIX) or len(secret) != len(SECRET_PREFIX) + SECRET_RANDOM_CHARS:
+        raise KeyRefused("the API key is not valid")
+    digest = hash_secret(secret)
+    key = session.exec(select(ApiKey).where(ApiKey.prefix == secret[:PREFIX_LENGTH])).first()
+    # Compare even when no key has that prefix, so an unknown key takes as long as a wrong one.
+    stored = key.key_hash if key is not None else "0" * 64
+    if not hmac.compare_digest(stored.encode(), digest.encode()) or key is None:
+        raise KeyRefused("the API key is not valid")
+    if key.revoked_at is not None:
+        raise KeyRefused(f"the API key '{key.prefix}…' was revoked; ask an admin for a new one")
+    now = now or utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_EVERY:
+        key.last_used_at = now
+        session.add(key)
+    return ApiKeyActor(f"api-key:{key.name}", "api", scopes=frozenset(key.scopes or ()), key_id=key.id or 0)

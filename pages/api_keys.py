@@ -1,0 +1,102 @@
+"""API keys: let other systems send usage to Counting House through the REST API. A key is shown once."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.apikeys import SCOPES, create_key, list_keys, revoke_key
+from ui.state import actor, page_header, run_action, session
+
+me = actor()
+ss = st.session_state
+ss.setdefault("apikeys_gen", 0)
+page_header("API keys", "Keys let your other systems — a product backend, a data warehouse job — send usage events "
+            "to Counting House through the REST API (POST /v1/events). Give each system its own key with only the "
+            "scopes it needs, and revoke a key as soon as it is no longer used or may have leaked.")
+st.info("A key is shown **once**, when it is created: Counting House keeps only a one-way hash of it, so nobody — "
+        "not even an admin — can see it again. Lost a key? Revoke it and create a new one.", icon=":material/lock:")
+
+if flash := ss.pop("apikeys_flash", None):
+    st.success(flash, icon=":material/check_circle:")
+
+new_secret = ss.pop("apikeys_secret", None)
+if new_secret:
+    name, secret = new_secret
+    st.subheader(f"Your new key: {name}")
+    st.warning("Copy this key now and store it in the other system's secret store. **It will not be shown "
+               "again** — once you leave or reload this page it is gone.", icon=":material/warning:")
+    st.code(secret, language=None)
+    st.caption(f"Send it as a header: `Authorization: Bearer {secret[:12]}…`")
+
+
+def _when(value) -> str:
+    return value.strftime("%d %b %Y %H:%M") if value else "—"
+
+
+with session() as s:
+    keys = [{"id": k.id, "name": k.name, "prefix": k.prefix, "scopes": list(k.scopes or []),
+             "created": k.created_at, "created_by": k.created_by, "last_used": k.last_used_at,
+             "revoked": k.revoked_at} for k in list_keys(s, me)]
+
+st.subheader("Keys")
+if keys:
+    st.dataframe(pd.DataFrame([{
+        "Name": k["name"], "Starts with": f"{k['prefix']}…", "Scopes": ", ".join(k["scopes"]),
+        "Created": f"{_when(k['created'])} by {k['created_by']}", "Last used (UTC)": _when(k["last_used"]),
+        "Status": f"revoked {_when(k['revoked'])}" if k["revoked"] else "active"} for k in keys]),
+        hide_index=True, width="stretch")
+    st.caption("“Last used” is updated at most once a minute. Times are UTC.")
+else:
+    st.info("No API keys yet. Create one below when a system needs to send usage.", icon=":material/key:")
+
+if not me.can("users:write"):
+    st.caption("Only an admin can create or revoke keys.")
+    st.stop()
+
+
+@st.dialog("Revoke this API key?", on_dismiss=lambda: ss.pop("apikeys_revoke", None))
+def confirm_revoke() -> None:
+    k = next((x for x in keys if x["id"] == ss.get("apikeys_revoke")), None)
+    if k is None:
+        st.rerun()
+    st.write(f"**{k['name']}** ({k['prefix']}…). Every request with this key will be refused from now on; the "
+             "system using it stops sending usage until it gets a new key. This cannot be undone.")
+    with st.container(horizontal=True):
+        yes = st.button("Revoke the key", type="primary", key="apikeys_revoke_yes")
+        no = st.button("Keep it", key="apikeys_revoke_no")
+    if no or yes:
+        ss.pop("apikeys_revoke", None)
+        if yes and run_action(lambda s: revoke_key(s, me, k["id"])):
+            ss["apikeys_flash"] = f"The key {k['name']} is revoked."
+        st.rerun()
+
+
+create, revoke = st.columns(2, gap="large")
+with create:
+    st.subheader("Create a key")
+    with st.form(f"apikeys_new_{ss['apikeys_gen']}"):
+        name = st.text_input("Name", placeholder="for example product backend",
+                             help="Which system uses it, so you know what breaks when you revoke it.")
+        scopes = st.multiselect("Scopes", list(SCOPES), default=["usage:write"], format_func=lambda x: f"{x} — "
+                                f"{SCOPES[x]}", help="What the key may do. Most systems need only usage:write.")
+        if st.form_submit_button("Create the key", type="primary"):
+            def _create(s):  # noqa: ANN001, ANN202 - the session run_action opens
+                key, secret = create_key(s, me, name, scopes)
+                return key.name, secret
+
+            made = run_action(_create)
+            if made:
+                ss["apikeys_secret"] = made
+                ss["apikeys_gen"] += 1
+                st.rerun()
+with revoke:
+    st.subheader("Revoke a key")
+    active = {k["id"]: f"{k['name']} ({k['prefix']}…)" for k in keys if not k["revoked"]}
+    if not active:
+        st.caption("There is no active key to revoke.")
+    else:
+        pick = st.selectbox("Key", list(active), format_func=active.__getitem__, key="apikeys_pick")
+        if st.button("Revoke…", icon=":material/block:", key="apikeys_revoke_btn"):
+            ss["apikeys_revoke"] = pick
+if ss.get("apikeys_revoke") is not None:
+    confirm_revoke()
