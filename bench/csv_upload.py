@@ -39,9 +39,8 @@ def _rss_mib() -> float:
 def _parsed_rows(path: Path) -> list[tuple]:
     """The rows as they are stored: what the floor inserts (parsing is not timed)."""
     import csv
-    from decimal import Decimal
-
     from datetime import UTC, datetime
+    from decimal import Decimal
 
     out = []
     created = datetime(2025, 2, 1).isoformat(" ", "microseconds")
@@ -178,7 +177,7 @@ def child_ours(path: Path, backend: str, workdir: Path, url: str | None, custome
 
 
 def _run_child(*args: str) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False,
                           timeout=CHILD_TIMEOUT)
     if proc.returncode:
         sys.stderr.write(proc.stdout + proc.stderr)
