@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core.apikeys import SCOPES, create_key, list_keys, revoke_key
+from ui.confirm import confirm
 from ui.state import actor, page_header, run_action, session
 
 me = actor()
@@ -54,23 +55,6 @@ if not me.can("users:write"):
     st.stop()
 
 
-@st.dialog("Revoke this API key?", on_dismiss=lambda: ss.pop("apikeys_revoke", None))
-def confirm_revoke() -> None:
-    k = next((x for x in keys if x["id"] == ss.get("apikeys_revoke")), None)
-    if k is None:
-        st.rerun()
-    st.write(f"**{k['name']}** ({k['prefix']}…). Every request with this key will be refused from now on; the "
-             "system using it stops sending usage until it gets a new key. This cannot be undone.")
-    with st.container(horizontal=True):
-        yes = st.button("Revoke the key", type="primary", key="apikeys_revoke_yes")
-        no = st.button("Keep it", key="apikeys_revoke_no")
-    if no or yes:
-        ss.pop("apikeys_revoke", None)
-        if yes and run_action(lambda s: revoke_key(s, me, k["id"])):
-            ss["apikeys_flash"] = f"The key {k['name']} is revoked."
-        st.rerun()
-
-
 create, revoke = st.columns(2, gap="large")
 with create:
     st.subheader("Create a key")
@@ -98,5 +82,9 @@ with revoke:
         pick = st.selectbox("Key", list(active), format_func=active.__getitem__, key="apikeys_pick")
         if st.button("Revoke…", icon=":material/block:", key="apikeys_revoke_btn"):
             ss["apikeys_revoke"] = pick
-if ss.get("apikeys_revoke") is not None:
-    confirm_revoke()
+if (k := next((x for x in keys if x["id"] == ss.get("apikeys_revoke")), None)) is not None:
+    confirm("Revoke this API key?", "apikeys_revoke",
+            f"**{k['name']}** ({k['prefix']}…). Every request with this key will be refused from now on; the system "
+            "using it stops sending usage until it gets a new key. This cannot be undone.",
+            yes_label="Revoke the key", action=lambda: run_action(lambda s: revoke_key(s, me, k["id"])),
+            flash_key="apikeys_flash", done=f"The key {k['name']} is revoked.")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.importers.countries import COUNTRIES
 from core.money import MoneyError, format_number, to_decimal
+from ui.confirm import confirm
 from ui.state import actor, page_header, run_action, session
 
 me = actor()
@@ -46,23 +47,6 @@ if rates:
                                 "Rate": _pct(r["percent"])} for r in rates]), hide_index=True, width="stretch")
 else:
     st.info("No tax rates yet: invoices carry no tax until you add one below.", icon=":material/info:")
-
-
-@st.dialog("Delete this tax rate?", on_dismiss=lambda: ss.pop("settings_delete", None))
-def confirm_delete() -> None:
-    r = next((x for x in rates if x["id"] == ss.get("settings_delete")), None)
-    if r is None:
-        st.rerun()
-    st.write(f"**{r['name']} {_pct(r['percent'])}** for {r['place']}. Invoices already approved keep their tax; "
-             "new drafts for customers there will carry no tax from this rate.")
-    with st.container(horizontal=True):
-        yes = st.button("Delete the rate", type="primary", key="settings_delete_yes")
-        no = st.button("Keep it", key="settings_delete_no")
-    if no or yes:
-        ss.pop("settings_delete", None)
-        if yes and run_action(lambda s, who, rid: delete_rate(s, who, rid) or True, me, r["id"]):
-            ss["settings_flash"] = f"Deleted the {r['name']} rate for {r['place']}."
-        st.rerun()
 
 
 if not me.can("catalog:write"):
@@ -107,5 +91,9 @@ if rates:
                                                   for r in rates if r["id"] == i))
     if f.button("Delete…", disabled=pick is None, icon=":material/delete:", key="settings_delete_btn"):
         ss["settings_delete"] = pick
-if ss.get("settings_delete") is not None:
-    confirm_delete()
+if (r := next((x for x in rates if x["id"] == ss.get("settings_delete")), None)) is not None:
+    confirm("Delete this tax rate?", "settings_delete",
+            f"**{r['name']} {_pct(r['percent'])}** for {r['place']}. Invoices already approved keep their tax; new "
+            "drafts for customers there will carry no tax from this rate.",
+            yes_label="Delete the rate", action=lambda: run_action(lambda s: delete_rate(s, me, r["id"]) or True),
+            flash_key="settings_flash", done=f"Deleted the {r['name']} rate for {r['place']}.")
