@@ -62,40 +62,33 @@ def sign_in() -> None:
             st.error(err)
 
 
+# (section, page file, title, Material icon, the permission that shows it)
+PAGES = [
+    ("Billing", "customers", "Customers", "group", "customers:read"),
+    ("Billing", "contracts", "Contracts", "contract", "contracts:read"),
+    ("Billing", "usage", "Usage", "monitoring", "usage:read"),
+    ("Billing", "invoices", "Invoices", "receipt_long", "invoices:read"),
+    ("Billing", "plans", "Plans", "bookmarks", "catalog:read"),
+    ("Setup", "products", "Products", "inventory_2", "catalog:read"),
+    ("Setup", "metrics", "Billable metrics", "functions", "metrics:read"),
+    ("Setup", "alerts", "Usage alerts", "notifications", "metrics:read"),
+    ("Setup", "sources", "Data sources", "database", "usage:read"),
+    ("Setup", "settings", "Settings", "percent", "catalog:write"),
+    ("Setup", "users", "Users", "manage_accounts", "users:read"),
+    ("Setup", "api_keys", "API keys", "key", "users:write"),
+    ("Setup", "audit", "Audit log", "history", "audit:read"),
+]
+
+
 def navigation(actor) -> None:
     def page(name: str, title: str, icon: str, **kw):
         return st.Page(str(HERE / "pages" / f"{name}.py"), title=title, icon=f":material/{icon}:", **kw)
 
-    sections: dict[str, list] = {
-        "Pilot": [page("home", "Overview", "dashboard", default=True)],
-        "Billing": [],
-        "Setup": [],
-    }
-    if actor.can("customers:read"):
-        sections["Billing"].append(page("customers", "Customers", "group"))
-    if actor.can("contracts:read"):
-        sections["Billing"].append(page("contracts", "Contracts", "contract"))
-    if actor.can("usage:read"):
-        sections["Billing"].append(page("usage", "Usage", "monitoring"))
-    if actor.can("invoices:read"):
-        sections["Billing"].append(page("invoices", "Invoices", "receipt_long"))
-    if actor.can("catalog:read"):
-        sections["Billing"].append(page("plans", "Plans", "bookmarks"))
-    if actor.can("catalog:read"):
-        sections["Setup"].append(page("products", "Products", "inventory_2"))
-    if actor.can("metrics:read"):
-        sections["Setup"].append(page("metrics", "Billable metrics", "functions"))
-        sections["Setup"].append(page("alerts", "Usage alerts", "notifications"))
-    if actor.can("usage:read"):
-        sections["Setup"].append(page("sources", "Data sources", "database"))
-    if actor.can("catalog:write"):
-        sections["Setup"].append(page("settings", "Settings", "percent"))
-    if actor.can("users:read"):
-        sections["Setup"].append(page("users", "Users", "manage_accounts"))
-    if actor.can("users:write"):
-        sections["Setup"].append(page("api_keys", "API keys", "key"))
-    if actor.can("audit:read"):
-        sections["Setup"].append(page("audit", "Audit log", "history"))
+    sections: dict[str, list] = {"Pilot": [page("home", "Overview", "dashboard", default=True)], "Billing": [],
+                                 "Setup": []}
+    for section, name, title, icon, permission in PAGES:
+        if actor.can(permission):  # a page the role may not use is not in the navigation at all
+            sections[section].append(page(name, title, icon))
     nav = st.navigation({k: v for k, v in sections.items() if v})
     with st.sidebar:
         st.markdown(f"**{actor.username}**  \n{ROLE_LABELS.get(actor.role, actor.role)}")
