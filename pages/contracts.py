@@ -16,9 +16,7 @@ from core.analytics.overview import contract_line_counts
 from core.billing.contracts import (
     ContractSpec,
     LineSpec,
-    activate_contract,
     create_contract,
-    get_contract,
     list_contracts,
     validate_contract,
 )
@@ -28,12 +26,9 @@ from core.metering.metrics import list_metrics
 from core.money import CURRENCIES
 from core.plans import (
     contract_from_plan,
-    create_plan,
     get_plan,
     list_plans,
-    plan_from_contract_spec,
 )
-from core.ui_support import spec_from_contract
 from ui import contract_changes, contract_terms as terms
 from ui import contracts_ui as cui
 from ui.format import last_day
@@ -96,38 +91,7 @@ def contract_list() -> None:
 
 
 def contract_detail(contract_id: int) -> None:
-    with session() as s:
-        c = get_contract(s, contract_id)
-        spec = spec_from_contract(s, contract_id)
-        plan = get_plan(s, c.plan_id).name if c.plan_id else None
-    lines = [asdict(ln) for ln in spec.lines]
-    cust = customers.get(c.customer_id, {"name": "?", "external_id": "?"})
-    ends = f"until {last_day(c.end_date):%-d %b %Y}" if c.end_date else "open-ended"
-    with st.container(border=True):
-        st.subheader(c.name + ("  :orange-badge[Draft — not billed yet]" if c.status == "draft" else ""))
-        st.markdown(f"**{cust['name']}** ({cust['external_id']}) · {c.currency} · from {c.start_date:%-d %b %Y}, "
-                    f"{ends} · created by {c.created_by or 'unknown'}" + (f" · from plan “{plan}”" if plan else ""))
-        st.markdown("  \n".join(terms.describe_terms(asdict(spec))
-                                + terms.describe_contract_modifiers(spec.modifiers, c.currency)))
-        st.table(cui.line_rows(lines, c.currency, metric_names), hide_index=True)
-        buttons = st.container(horizontal=True)
-        if c.status == "draft" and me.can("contracts:write"):
-            st.caption("A draft is saved but not billed. Activate it when the customer has signed.")
-            if buttons.button("Activate", type="primary", icon=":material/play_arrow:", key="contracts_activate") \
-                    and run_action(activate_contract, me, contract_id) is not None:
-                ss["contracts_flash"] = f"Contract “{c.name}” is active: it is billed from now on."
-                st.rerun()
-        if c.status == "active" and me.can("contracts:write"):
-            contract_changes.panel(me, c, buttons)
-        if me.can("catalog:write"):
-            with buttons.popover("Save as plan", icon=":material/bookmark_add:"):
-                st.caption("Reuse this contract's lines, adjustments and terms for other customers.")
-                pname = st.text_input("Plan name", value=c.name, key=f"contracts_plan_name_{contract_id}")
-                if st.button("Save the plan", key=f"contracts_save_plan_{contract_id}"):
-                    made = run_action(create_plan, me, plan_from_contract_spec(pname, spec))
-                    if made is not None:
-                        ss["contracts_flash"] = f"Saved the plan “{made.name}”; it is listed on the Plans page."
-                        st.rerun()
+    contract_changes.detail(me, contract_id, customers, metric_names)
 
 
 def _use_plan(plan_id: int, cust, start: date) -> None:

@@ -1,5 +1,6 @@
-"""Contract detail actions for a running contract: change a time-based line's price or quantity from a day,
-and end the contract early. The next invoice run settles prepaid days (core.billing.amendments)."""
+"""One contract's detail view and its actions: activate a draft, save it as a plan, change a time-based line's
+price or quantity from a day, and end it early. The next invoice run settles prepaid days
+(core.billing.amendments)."""
 from __future__ import annotations
 
 import json
@@ -7,9 +8,16 @@ from datetime import date
 
 import streamlit as st
 
+from dataclasses import asdict
+
 from core.billing.amendments import change_line, end_contract
-from core.billing.contracts import contract_lines
+from core.billing.contracts import activate_contract, contract_lines, get_contract
 from core.money import MoneyError, to_decimal
+from core.plans import create_plan, get_plan, plan_from_contract_spec
+from core.ui_support import spec_from_contract
+from ui import contract_terms as terms
+from ui import contracts_ui as cui
+from ui.format import last_day
 from ui.state import run_action, session
 
 SIMPLE = {"flat_fee": ("amount", "Amount per period"), "per_unit": ("unit_price", "Price per unit")}
@@ -68,3 +76,41 @@ def panel(me, contract, container) -> None:
                     is not None:
                 st.session_state["contracts_flash"] = f"“{contract.name}” ends after {last:%-d %b %Y}."
                 st.rerun()
+
+
+def detail(me, contract_id: int, customers: dict, metric_names: dict) -> None:
+    """The contract as a finance user reads it (terms and adjustments in sentences, lines readably), with the
+    actions the role may take."""
+    ss = st.session_state
+    with session() as s:
+        c = get_contract(s, contract_id)
+        spec = spec_from_contract(s, contract_id)
+        plan = get_plan(s, c.plan_id).name if c.plan_id else None
+    lines = [asdict(ln) for ln in spec.lines]
+    cust = customers.get(c.customer_id, {"name": "?", "external_id": "?"})
+    ends = f"until {last_day(c.end_date):%-d %b %Y}" if c.end_date else "open-ended"
+    with st.container(border=True):
+        st.subheader(c.name + ("  :orange-badge[Draft — not billed yet]" if c.status == "draft" else ""))
+        st.markdown(f"**{cust['name']}** ({cust['external_id']}) · {c.currency} · from {c.start_date:%-d %b %Y}, "
+                    f"{ends} · created by {c.created_by or 'unknown'}" + (f" · from plan “{plan}”" if plan else ""))
+        st.markdown("  \n".join(terms.describe_terms(asdict(spec))
+                                 + terms.describe_contract_modifiers(spec.modifiers, c.currency)))
+        st.table(cui.line_rows(lines, c.currency, metric_names), hide_index=True)
+        buttons = st.container(horizontal=True)
+        if c.status == "draft" and me.can("contracts:write"):
+            st.caption("A draft is saved but not billed. Activate it when the customer has signed.")
+            if buttons.button("Activate", type="primary", icon=":material/play_arrow:", key="contracts_activate") \
+                    and run_action(activate_contract, me, contract_id) is not None:
+                ss["contracts_flash"] = f"Contract “{c.name}” is active: it is billed from now on."
+                st.rerun()
+        if c.status == "active" and me.can("contracts:write"):
+            panel(me, c, buttons)
+        if me.can("catalog:write"):
+            with buttons.popover("Save as plan", icon=":material/bookmark_add:"):
+                st.caption("Reuse this contract's lines, adjustments and terms for other customers.")
+                pname = st.text_input("Plan name", value=c.name, key=f"contracts_plan_name_{contract_id}")
+                if st.button("Save the plan", key=f"contracts_save_plan_{contract_id}"):
+                    made = run_action(create_plan, me, plan_from_contract_spec(pname, spec))
+                    if made is not None:
+                        ss["contracts_flash"] = f"Saved the plan “{made.name}”; it is listed on the Plans page."
+                        st.rerun()

@@ -179,21 +179,28 @@ def _items(problems: list[str], mods: Mapping, key: str, noun: str) -> list:
     return value
 
 
-def _validate_discounts(problems: list[str], mods: Mapping) -> None:
+def _percent_or_fixed(problems: list[str], mods: Mapping, key: str, noun: str, fields, types):
+    """Each well-formed item of a list of percent-or-fixed modifiers (discounts, service fees), as (label, item),
+    after the checks they share: settings present, known fields, a type, and a valid value for that type."""
     ids: set[str] = set()
-    for i, d in enumerate(_items(problems, mods, "discounts", "discount"), start=1):
-        label = f"discount {i}"
-        if not isinstance(d, Mapping):
-            problems.append(f"{label}: expected the discount's settings (type, value)")
+    for i, item in enumerate(_items(problems, mods, key, noun), start=1):
+        label = f"{noun} {i}"
+        if not isinstance(item, Mapping):
+            problems.append(f"{label}: expected the {noun}'s settings (type, value)")
             continue
-        _common(problems, label, d, _DISCOUNT_FIELDS, ids)
-        kind = d.get("type")
-        if kind not in DISCOUNT_TYPES:
+        _common(problems, label, item, fields, ids)
+        kind = item.get("type")
+        if kind not in types:
             problems.append(f"{label}: type must be 'percent' or 'fixed'")
         elif kind == "percent":
-            _percent(problems, label, d.get("value"))
+            _percent(problems, label, item.get("value"))
         else:
-            _positive(problems, label, "amount", d.get("value"))
+            _positive(problems, label, "amount", item.get("value"))
+        yield label, item
+
+
+def _validate_discounts(problems: list[str], mods: Mapping) -> None:
+    for label, d in _percent_or_fixed(problems, mods, "discounts", "discount", _DISCOUNT_FIELDS, DISCOUNT_TYPES):
         if not _is_blank(d.get("per_period_cap")):
             _positive(problems, label, "per-period cap", d.get("per_period_cap"))
         if not _is_blank(d.get("lifetime_cap")):
@@ -257,20 +264,8 @@ def validate_contract_modifiers(mods: Mapping) -> list[str]:
         return problems
     _validate_discounts(problems, mods)
     _validate_minimum(problems, mods)
-    ids: set[str] = set()
-    for i, f in enumerate(_items(problems, mods, "service_fees", "service fee"), start=1):
-        label = f"service fee {i}"
-        if not isinstance(f, Mapping):
-            problems.append(f"{label}: expected the fee's settings (type, value)")
-            continue
-        _common(problems, label, f, _FEE_FIELDS, ids)
-        kind = f.get("type")
-        if kind not in FEE_TYPES:
-            problems.append(f"{label}: type must be 'percent' or 'fixed'")
-        elif kind == "percent":
-            _percent(problems, label, f.get("value"))
-        else:
-            _positive(problems, label, "amount", f.get("value"))
+    for _ in _percent_or_fixed(problems, mods, "service_fees", "service fee", _FEE_FIELDS, FEE_TYPES):
+        pass
     return problems
 
 
