@@ -16,8 +16,9 @@ from core.money import format_number
 from ui.state import actor, page_header, run_action, session
 
 me = actor()
-page_header("Usage alerts", "Be told when a customer's usage passes a threshold in the current month — for "
-            "example 80% of the units their contract includes. Each alert fires once per customer and month.")
+page_header("Usage alerts", "Be told when a customer's usage passes a threshold in its current billing period "
+            "(from its contract's billing day, in its time zone) — for example 80% of the units its contract "
+            "includes. Each alert fires once per customer and billing period.")
 
 with session() as s:
     metrics = {m.id: m.name for m in list_metrics(s)}
@@ -52,7 +53,8 @@ if me.can("metrics:write"):
                 st.rerun()
     a, b = st.columns([1, 2], vertical_alignment="bottom")
     as_of = a.date_input("Usage up to", value=date.today(), key="alerts_as_of", format="YYYY-MM-DD",
-                         help="The check looks at the month of this day, up to its end. Normally today.")
+                         help="The check looks at each customer's billing period containing this day, up to its "
+                              "end. Normally today.")
     if b.button("Check the alerts now", icon=":material/notifications_active:", key="alerts_check"):
         result = run_action(check_alerts, me, on=as_of)
         if result is not None:
@@ -62,6 +64,6 @@ if msg := st.session_state.pop("alerts_flash", None):
     st.success(msg, icon=":material/check_circle:")
 
 st.subheader("Fired")
-st.caption("The most recent first. The same alert never fires twice for a customer in the same month.")
+st.caption("The most recent first. The same alert never fires twice for a customer in the same billing period.")
 st.dataframe(pd.DataFrame(fired, columns=["When (UTC)", "Alert", "Customer", "Month from", "Usage", "Emailed to"]),
              hide_index=True, width="stretch")

@@ -1,20 +1,34 @@
 """Usage alerts: when a customer's usage of a metric in the current period passes a threshold (units, or a
 percentage of an allowance), the alert fires once for that customer and period — listed in the app and emailed
-to its recipients. The check (CLI `check-alerts`, cron) runs one aggregation query per metric, for all customers."""
+to its recipients.
+
+"The current period" is the customer's billing period, as the invoice will count it: the cycle period (from the
+billing day of the customer's active contract that meters this metric, else of any active contract, else the
+1st) containing the check date, between local midnights in the customer's time zone (else the business
+entity's). The check (CLI `check-alerts`, cron) runs one aggregation query per metric and distinct period
+window — customers sharing a billing day and zone share one query — never one per customer."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core import audit
 from core.auth import Actor, require
+from core.billing.schedule import billing_timezone, cycle_period, period_bounds_utc
 from core.errors import UserError
 from core.metering.metrics import aggregate, get_metric
-from core.models import AlertFiring, Customer, UsageAlert
+from core.models import (
+    AlertFiring,
+    BusinessEntity,
+    Contract,
+    ContractLine,
+    Customer,
+    UsageAlert,
+)
 from core.money import HUNDRED, MoneyError, format_number, to_decimal
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -76,14 +90,48 @@ class CheckResult:
         return text + (f"; {len(self.email_errors)} emails failed" if self.email_errors else "")
 
 
+@dataclass(frozen=True)
+class _Window:
+    period_start: date  # local date the billing period starts (what the firing records)
+    start: datetime  # naive UTC bounds of the usage counted: [period start, end of the check date) local
+    end: datetime
+
+
+def _windows(session: Session, customers: list[Customer], metric_ids: set[int], on: date) -> dict[tuple[int, int], _Window]:
+    """(customer id, metric id) -> the usage window an alert on that metric looks at for that customer."""
+    entities = {e.id: e.timezone for e in session.exec(select(BusinessEntity))}
+    active = session.exec(select(Contract).where(Contract.status == "active", Contract.start_date <= on)
+                          .order_by(Contract.start_date, Contract.id)).all()
+    active = [c for c in active if c.end_date is None or c.end_date > on]
+    anchor_any: dict[int, int] = {}
+    for c in active:
+        anchor_any.setdefault(c.customer_id, c.billing_anchor_day or 1)
+    anchor_metric: dict[tuple[int, int], int] = {}
+    if active and metric_ids:
+        by_id = {c.id: c for c in active}
+        lines = session.exec(select(ContractLine.contract_id, ContractLine.metric_id).where(
+            ContractLine.contract_id.in_(list(by_id)), ContractLine.metric_id.in_(list(metric_ids)))).all()
+        for contract_id, metric_id in sorted(lines):
+            c = by_id[contract_id]
+            anchor_metric.setdefault((c.customer_id, metric_id), c.billing_anchor_day or 1)
+    out = {}
+    for cust in customers:
+        tz = billing_timezone(cust.timezone, entities.get(cust.entity_id))
+        for metric_id in metric_ids:
+            anchor = anchor_metric.get((cust.id, metric_id), anchor_any.get(cust.id, 1))
+            p_start, p_end = cycle_period(anchor, on)
+            start, _ = period_bounds_utc(p_start, p_end, tz)
+            _, end = period_bounds_utc(on, on + timedelta(days=1), tz)  # up to the end of the check date
+            out[(cust.id, metric_id)] = _Window(p_start, start, end)
+    return out
+
+
 def check_alerts(session: Session, actor: Actor, *, on: date, send_email=None) -> CheckResult:
-    """Fire every active alert whose threshold is passed in the calendar month containing ``on`` (up to the end
-    of that day). Each (alert, customer, period) fires once; running the check again fires nothing new.
-    ``send_email(to: list[str], subject, body)`` delivers the emails (default: SMTP settings from the
-    environment; without them alerts are only listed in the app)."""
+    """Fire every active alert whose threshold is passed in the customer's billing period containing ``on``,
+    counting usage up to the end of that day (see the module docstring). Each (alert, customer, period) fires
+    once; running the check again fires nothing new. ``send_email(to: list[str], subject, body)`` delivers the
+    emails (default: SMTP settings from the environment; without them alerts are only listed in the app)."""
     require(actor, "metrics:read")
-    period_start = on.replace(day=1)
-    end = datetime.combine(on + timedelta(days=1), time.min)  # usage up to the end of that day (UTC)
     if send_email is None:
         from connectors.email import SmtpSettings, send
 
@@ -94,19 +142,31 @@ def check_alerts(session: Session, actor: Actor, *, on: date, send_email=None) -
     by_metric: dict[int, list[UsageAlert]] = {}
     for alert in alerts:
         by_metric.setdefault(alert.metric_id, []).append(alert)
-    fired_before = {(f.alert_id, f.customer_external_id) for f in session.exec(
-        select(AlertFiring).where(AlertFiring.period_start == period_start))}
-    externals = {c.id: c.external_id for c in session.exec(select(Customer))}
+    if not by_metric:
+        return result
+    customers = list(session.exec(select(Customer)))
+    externals = {c.id: c.external_id for c in customers}
+    windows = _windows(session, customers, set(by_metric), on)
+    fired_before = {(f.alert_id, f.customer_external_id, f.period_start) for f in session.exec(
+        select(AlertFiring).where(AlertFiring.alert_id.in_([a.id for a in alerts])))}
     for metric_id, metric_alerts in by_metric.items():
         metric = get_metric(session, metric_id)
-        usage = aggregate(session, metric, datetime.combine(period_start, datetime.min.time()), end)
+        groups: dict[_Window, list[str]] = {}
+        for cust in customers:
+            groups.setdefault(windows[(cust.id, metric_id)], []).append(cust.external_id)
+        usage: dict[str, tuple[_Window, object]] = {}
+        for window, members in groups.items():  # one query per distinct window, for all its customers
+            found = aggregate(session, metric, window.start, window.end,
+                              customers=None if len(groups) == 1 else members)
+            usage.update({ext: (window, res) for ext, res in found.items()})
         for alert in metric_alerts:
             limit = limit_of(alert)
             wanted = [externals[alert.customer_id]] if alert.customer_id else list(usage)
             for ext in wanted:
-                res = usage.get(ext)
-                if res is None or res.quantity < limit or (alert.id, ext) in fired_before:
+                window, res = usage.get(ext, (None, None))
+                if res is None or res.quantity < limit or (alert.id, ext, window.period_start) in fired_before:
                     continue
+                period_start = window.period_start
                 firing = AlertFiring(alert_id=alert.id, customer_external_id=ext, period_start=period_start,
                                      quantity=res.quantity, emailed_to=alert.recipients)
                 try:
@@ -124,7 +184,8 @@ def check_alerts(session: Session, actor: Actor, *, on: date, send_email=None) -
                     what = (f"{format_number(alert.threshold)}% of {format_number(alert.allowance)}"
                             if alert.threshold_kind == "percent" else format_number(alert.threshold))
                     body = (f"{ext} has used {format_number(res.quantity)} of “{metric.name}” since "
-                            f"{period_start:%-d %b %Y}, passing the alert threshold of {what}.\n\n"
+                            f"{period_start:%-d %b %Y} (the start of its billing period), passing the alert "
+                            f"threshold of {what}.\n\n"
                             f"Alert: {alert.name}\nThis message is sent once per customer and period.")
                     try:
                         send_email(to, f"Usage alert: {ext} passed {what} {metric.name}", body)
