@@ -1,7 +1,7 @@
 """Usage: upload usage files (checked first, saved all-or-nothing), then see the billable quantities per month."""
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -11,7 +11,8 @@ from core.billing.periods import add_months, format_period, month_period
 from core.customers import find_customers
 from core.importers.files import write_csv
 from core.importers.usage import import_usage, preview_usage
-from core.metering.metrics import AGGREGATIONS, aggregate, events_behind, get_metric, list_metrics
+from core.metering.metrics import AGGREGATIONS, events_behind, get_metric, list_metrics
+from core.metering.periods import aggregate_by_window, billing_of, run_window
 from core.metering.series import daily_usage
 from ui.charts import usage_chart
 from ui.format import qty
@@ -51,36 +52,44 @@ if me.can("usage:write"):
 else:
     st.caption("Your role can look at usage but not upload it; ask someone in Ops or Finance.")
 
-st.subheader("Usage by month")
+st.subheader("Usage by billing period")
 this_month = date.today().replace(day=1)
 months = [add_months(this_month, -i) for i in range(13)]
 start = st.columns([1, 2])[0].selectbox(
-    "Month", months, index=1, format_func=lambda d: d.strftime("%B %Y"), key="usage_month",
-    help="The last complete month is chosen first: the one invoices are generated for.")
+    "Invoice run", months, index=1, format_func=lambda d: d.strftime("%B %Y"), key="usage_month",
+    help="The billing periods that start in this month: what that month's invoice run counts. The last "
+         "complete month is chosen first.")
 start, end = month_period(start.year, start.month)
-since, until = datetime.combine(start, time.min), datetime.combine(end, time.min)
 
 with session() as s:
     stored = list_metrics(s)
     metrics = {m.id: (m.code, m.name, m.aggregation) for m in stored}
-    results = {m.id: aggregate(s, m, since, until) for m in stored}  # one query per metric, all customers
-    names = {c.external_id: c.name for c in find_customers(s, limit=100_000)}
+    everyone = find_customers(s, limit=100_000)
+    names = {c.external_id: c.name for c in everyone}
+    billing = billing_of(s, everyone, metrics, end - timedelta(days=1))
+    windows = {(c.external_id, mid): run_window(billing[(c.id, mid)], start.year, start.month)
+               for c in everyone for mid in metrics}
+    results = {m.id: aggregate_by_window(s, m, {ext: (w.utc_start, w.utc_end) for (ext, mid), w in windows.items()
+                                                if mid == m.id})
+               for m in stored}  # one query per metric and distinct window, for all customers
+standard = all(w.start == start and w.tz == "UTC" for w in windows.values())
+what = (format_period(start, end) if standard else
+        f"each customer's billing period starting in {start:%B %Y} (its billing day, in its time zone)")
 
 customers = sorted({c for per in results.values() for c in per}, key=lambda c: names.get(c, c))
 if not metrics:
     st.info("No billable metrics yet: define them on the Billable metrics page, then upload usage.")
     st.stop()
 if not customers:
-    st.info(f"No usage is stored for {format_period(start, end)}. Upload the month's file above, or pick "
-            "another month.")
+    st.info(f"No usage is stored for {what}. Upload the month's file above, or pick another month.")
     st.stop()
 
 table = pd.DataFrame(
     [[c, names.get(c, "")]
      + [qty(results[mid][c].quantity) if c in results[mid] else "" for mid in metrics] for c in customers],
     columns=["Customer id", "Name"] + [metrics[mid][1] for mid in metrics])
-st.caption(f"Billable quantity per customer for {format_period(start, end)}, {len(customers)} customers with "
-           "usage. An empty cell means no events for that metric.")
+st.caption(f"Billable quantity per customer for {what} — what the {start:%B} invoice run counts; "
+           f"{len(customers)} customers with usage. An empty cell means no events for that metric.")
 st.dataframe(table, hide_index=True, width="stretch", height=35 * min(len(customers), 20) + 38,
              column_config={"Customer id": st.column_config.TextColumn(pinned=True),
                             "Name": st.column_config.TextColumn(pinned=True),
@@ -92,28 +101,32 @@ chosen = st.columns([3, 2])[0].selectbox(
 ranked = sorted(results[chosen].items(), key=lambda kv: kv[1].quantity, reverse=True)
 top = ranked[:10]
 if not top:
-    st.info(f"No events for {metrics[chosen][1]} in {format_period(start, end)}.")
+    st.info(f"No events for {metrics[chosen][1]} in {what}.")
     st.stop()
 fig = go.Figure(go.Bar(x=[names.get(c, c) for c, _ in top], y=[r.quantity for _, r in top],
                        text=[qty(r.quantity) for _, r in top], textposition="outside",
                        hovertemplate="%{x}: %{text}<extra></extra>", marker_color="#0F766E"))
-fig.update_layout(title=f"Top {len(top)} customers — {metrics[chosen][1]}, {format_period(start, end)}",
+fig.update_layout(title=f"Top {len(top)} customers — {metrics[chosen][1]}, "
+                        f"{format_period(start, end) if standard else start.strftime('%B %Y') + ' run'}",
                   height=380, margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(tickformat=",~r"))
 st.plotly_chart(fig, width="stretch")
 
 with st.expander("One customer: day by day, and the events behind the number", icon=":material/manage_search:",
                  expanded=False):
-    st.caption("Pick a customer to see their usage of this metric day by day, the month to date against the "
-               "units their contract includes, and the events that make up the quantity.")
+    st.caption("Pick a customer to see their usage of this metric day by day over their billing period, the "
+               "period to date against the units their contract includes, and the events that make up the "
+               "quantity.")
     who = st.selectbox("Customer", [c for c, _ in ranked], key="usage_behind_customer",
                        format_func=lambda c: f"{names.get(c, c)} ({c}) — {qty(results[chosen][c].quantity)}")
     with session() as s:
         metric_row = get_metric(s, chosen)
-        events = events_behind(s, metric_row, since, until, who)
-        series = daily_usage(s, metric_row, who, since, until)
+        window = windows[(who, chosen)]
+        events = events_behind(s, metric_row, window.utc_start, window.utc_end, who)
+        series = daily_usage(s, metric_row, who, window)
         rows = [(e.timestamp.strftime("%Y-%m-%d %H:%M:%S"), "" if e.quantity is None else qty(e.quantity),
                  ", ".join(f"{k}={v}" for k, v in sorted(e.properties.items())), e.idempotency_key, e.source)
                 for e in events]
+    st.caption(f"Billing period {format_period(window.start, window.end)}, days in {window.tz}.")
     st.plotly_chart(usage_chart(series, metrics[chosen][1]), width="stretch")
     res = results[chosen][who]
     if res.groups:

@@ -11,12 +11,12 @@ AMBER = "#B45309"
 
 
 def usage_chart(series: DailyUsage, metric_name: str) -> go.Figure:
-    """Daily bars, the month-to-date line (sum and count metrics) and the included units as a dashed line."""
+    """Daily bars, the period-to-date line (sum and count metrics) and the included units as a dashed line."""
     fig = go.Figure(go.Bar(x=series.days, y=list(series.values), name="per day", marker_color=TEAL,
                            customdata=[format_number(v) for v in series.values],
                            hovertemplate="%{x|%-d %b}: %{customdata}<extra></extra>"))
     if series.to_date is not None:
-        fig.add_scatter(x=series.days, y=list(series.to_date), name="month to date", yaxis="y2",
+        fig.add_scatter(x=series.days, y=list(series.to_date), name="period to date", yaxis="y2",
                         line=dict(color=AMBER, width=2), customdata=[format_number(v) for v in series.to_date],
                         hovertemplate="to %{x|%-d %b}: %{customdata}<extra></extra>")
         if series.included is not None:
@@ -24,6 +24,6 @@ def usage_chart(series: DailyUsage, metric_name: str) -> go.Figure:
                           annotation_text=f"included: {format_number(series.included)}")
     fig.update_layout(title=f"{metric_name} — day by day", height=360, margin=dict(l=10, r=10, t=50, b=10),
                       yaxis=dict(title="per day", tickformat=",~r"), legend=dict(orientation="h", y=-0.15),
-                      yaxis2=dict(title="month to date", overlaying="y", side="right", tickformat=",~r",
+                      yaxis2=dict(title="period to date", overlaying="y", side="right", tickformat=",~r",
                                   rangemode="tozero"))
     return fig

@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core import audit
 from core.auth import Actor, require
-from core.billing.schedule import billing_timezone, cycle_period, period_bounds_utc
+from core.billing.schedule import local_midnight_utc
 from core.errors import UserError
-from core.metering.metrics import aggregate, get_metric
+from core.metering.metrics import get_metric
+from core.metering.periods import aggregate_by_window, billing_of, current_window
 from core.models import (
     AlertFiring,
-    BusinessEntity,
-    Contract,
-    ContractLine,
     Customer,
     UsageAlert,
 )
@@ -90,42 +88,6 @@ class CheckResult:
         return text + (f"; {len(self.email_errors)} emails failed" if self.email_errors else "")
 
 
-@dataclass(frozen=True)
-class _Window:
-    period_start: date  # local date the billing period starts (what the firing records)
-    start: datetime  # naive UTC bounds of the usage counted: [period start, end of the check date) local
-    end: datetime
-
-
-def _windows(session: Session, customers: list[Customer], metric_ids: set[int], on: date) -> dict[tuple[int, int], _Window]:
-    """(customer id, metric id) -> the usage window an alert on that metric looks at for that customer."""
-    entities = {e.id: e.timezone for e in session.exec(select(BusinessEntity))}
-    active = session.exec(select(Contract).where(Contract.status == "active", Contract.start_date <= on)
-                          .order_by(Contract.start_date, Contract.id)).all()
-    active = [c for c in active if c.end_date is None or c.end_date > on]
-    anchor_any: dict[int, int] = {}
-    for c in active:
-        anchor_any.setdefault(c.customer_id, c.billing_anchor_day or 1)
-    anchor_metric: dict[tuple[int, int], int] = {}
-    if active and metric_ids:
-        by_id = {c.id: c for c in active}
-        lines = session.exec(select(ContractLine.contract_id, ContractLine.metric_id).where(
-            ContractLine.contract_id.in_(list(by_id)), ContractLine.metric_id.in_(list(metric_ids)))).all()
-        for contract_id, metric_id in sorted(lines):
-            c = by_id[contract_id]
-            anchor_metric.setdefault((c.customer_id, metric_id), c.billing_anchor_day or 1)
-    out = {}
-    for cust in customers:
-        tz = billing_timezone(cust.timezone, entities.get(cust.entity_id))
-        for metric_id in metric_ids:
-            anchor = anchor_metric.get((cust.id, metric_id), anchor_any.get(cust.id, 1))
-            p_start, p_end = cycle_period(anchor, on)
-            start, _ = period_bounds_utc(p_start, p_end, tz)
-            _, end = period_bounds_utc(on, on + timedelta(days=1), tz)  # up to the end of the check date
-            out[(cust.id, metric_id)] = _Window(p_start, start, end)
-    return out
-
-
 def check_alerts(session: Session, actor: Actor, *, on: date, send_email=None) -> CheckResult:
     """Fire every active alert whose threshold is passed in the customer's billing period containing ``on``,
     counting usage up to the end of that day (see the module docstring). Each (alert, customer, period) fires
@@ -146,27 +108,25 @@ def check_alerts(session: Session, actor: Actor, *, on: date, send_email=None) -
         return result
     customers = list(session.exec(select(Customer)))
     externals = {c.id: c.external_id for c in customers}
-    windows = _windows(session, customers, set(by_metric), on)
+    billing = billing_of(session, customers, by_metric, on)
     fired_before = {(f.alert_id, f.customer_external_id, f.period_start) for f in session.exec(
         select(AlertFiring).where(AlertFiring.alert_id.in_([a.id for a in alerts])))}
     for metric_id, metric_alerts in by_metric.items():
         metric = get_metric(session, metric_id)
-        groups: dict[_Window, list[str]] = {}
+        periods = {}  # external id -> (period start, [period start, end of the check date) in UTC)
         for cust in customers:
-            groups.setdefault(windows[(cust.id, metric_id)], []).append(cust.external_id)
-        usage: dict[str, tuple[_Window, object]] = {}
-        for window, members in groups.items():  # one query per distinct window, for all its customers
-            found = aggregate(session, metric, window.start, window.end,
-                              customers=None if len(groups) == 1 else members)
-            usage.update({ext: (window, res) for ext, res in found.items()})
+            b = billing[(cust.id, metric_id)]
+            w = current_window(b, on)
+            periods[cust.external_id] = (w.start, (w.utc_start, local_midnight_utc(on + timedelta(days=1), b.tz)))
+        found = aggregate_by_window(session, metric, {ext: bounds for ext, (_, bounds) in periods.items()})
+        usage = {ext: (periods[ext][0], res) for ext, res in found.items()}
         for alert in metric_alerts:
             limit = limit_of(alert)
             wanted = [externals[alert.customer_id]] if alert.customer_id else list(usage)
             for ext in wanted:
-                window, res = usage.get(ext, (None, None))
-                if res is None or res.quantity < limit or (alert.id, ext, window.period_start) in fired_before:
+                period_start, res = usage.get(ext, (None, None))
+                if res is None or res.quantity < limit or (alert.id, ext, period_start) in fired_before:
                     continue
-                period_start = window.period_start
                 firing = AlertFiring(alert_id=alert.id, customer_external_id=ext, period_start=period_start,
                                      quantity=res.quantity, emailed_to=alert.recipients)
                 try:
