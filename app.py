@@ -69,6 +69,7 @@ PAGES = [
     ("Billing", "usage", "Usage", "monitoring", "usage:read"),
     ("Billing", "invoices", "Invoices", "receipt_long", "invoices:read"),
     ("Billing", "plans", "Plans", "bookmarks", "catalog:read"),
+    ("Billing", "pilot", "Pilot reconciliation", "compare_arrows", "invoices:read"),
     ("Setup", "products", "Products", "inventory_2", "catalog:read"),
     ("Setup", "metrics", "Billable metrics", "functions", "metrics:read"),
     ("Setup", "alerts", "Usage alerts", "notifications", "metrics:read"),

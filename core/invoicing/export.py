@@ -80,7 +80,7 @@ def _lines(session: Session, ids: list[int]) -> dict[int, list[InvoiceLine]]:
     return out
 
 
-def _sheet(ws: Worksheet, columns: list[tuple[str, int, str]]) -> None:
+def start_sheet(ws: Worksheet, columns: list[tuple[str, int, str]]) -> None:
     for col, (title, width, _) in enumerate(columns, start=1):
         cell = ws.cell(row=1, column=col, value=title)
         cell.font = BOLD
@@ -90,7 +90,7 @@ def _sheet(ws: Worksheet, columns: list[tuple[str, int, str]]) -> None:
     ws.freeze_panes = "A2"
 
 
-def _write(ws: Worksheet, columns: list[tuple[str, int, str]], values: Sequence, code: str) -> None:
+def write_row(ws: Worksheet, columns: list[tuple[str, int, str]], values: Sequence, code: str) -> None:
     row = ws.max_row + 1
     for col, ((_, _, kind), value) in enumerate(zip(columns, values), start=1):
         cell = ws.cell(row=row, column=col, value=value)
@@ -127,9 +127,9 @@ def export_invoices_xlsx(session: Session, invoices: Iterable, *, today: date | 
     wb = Workbook()
     ws = wb.active
     ws.title = "Invoices"
-    _sheet(ws, INVOICE_COLUMNS)
+    start_sheet(ws, INVOICE_COLUMNS)
     wl = wb.create_sheet("Lines")
-    _sheet(wl, LINE_COLUMNS)
+    start_sheet(wl, LINE_COLUMNS)
     money_cols = [i for i, (_, _, kind) in enumerate(INVOICE_COLUMNS, start=1) if kind == "money"]
     inv_sums: dict[str, dict[int, Decimal]] = defaultdict(lambda: {c: ZERO for c in money_cols})
     line_sums: dict[str, dict[int, Decimal]] = defaultdict(lambda: {8: ZERO})
@@ -141,14 +141,14 @@ def export_invoices_xlsx(session: Session, invoices: Iterable, *, today: date | 
         amounts = [round_money(v, code) for v in (inv.subtotal, inv.tax, inv.total, inv.amount_paid)]
         due = round_money(amount_due(inv), code)
         overdue = inv.status not in ("draft", "void") and due > 0 and inv.due_date < today
-        _write(ws, INVOICE_COLUMNS, [number, STATUS_LABELS.get(inv.status, inv.status), cust.name, cust.external_id,
+        write_row(ws, INVOICE_COLUMNS, [number, STATUS_LABELS.get(inv.status, inv.status), cust.name, cust.external_id,
                                      period, inv.period_start, inclusive_end(inv.period_end), inv.issue_date,
                                      inv.due_date, code, *amounts, due, "Yes" if overdue else ""], code)
         for col, amount in zip(money_cols, [*amounts, due]):
             inv_sums[code][col] += amount
         for n, ln in enumerate(lines.get(inv.id, []), start=1):
             amount = round_money(ln.amount, code)
-            _write(wl, LINE_COLUMNS, [number, cust.name, period, n, ln.description, _plain(ln.quantity), code,
+            write_row(wl, LINE_COLUMNS, [number, cust.name, period, n, ln.description, _plain(ln.quantity), code,
                                       amount, ln.breakdown], code)
             line_sums[code][8] += amount
 
