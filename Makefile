@@ -32,7 +32,7 @@ api: venv
 	$(PY) -m uvicorn api.main:app --host 127.0.0.1 --port $${API_PORT:-8000}
 
 test: venv sysdeps
-	@bash scripts/with_postgres.sh bash scripts/run_pytest.sh $(PYTEST_ARGS)
+	@bash scripts/with_postgres.sh bash scripts/with_mariadb.sh bash scripts/run_pytest.sh $(PYTEST_ARGS)
 
 test-sqlite: venv
 	@env -u TEST_POSTGRES_URL bash scripts/run_pytest.sh $(PYTEST_ARGS)

@@ -29,21 +29,34 @@ class SmtpSettings:
                    tls=os.environ.get("SMTP_TLS", "starttls").strip().lower())
 
 
-def send(settings: SmtpSettings, *, to: list[str], subject: str, body: str) -> None:
-    """Send one plain-text email; a refusal becomes a readable UserError (the password is never shown)."""
+def send(settings: SmtpSettings, *, to: list[str], subject: str, body: str,
+         attachments: list[tuple[str, bytes]] = (), sender: str = "") -> None:
+    """Send one plain-text email, with ``attachments`` as (file name, bytes) and ``sender`` instead of
+    SMTP_FROM when given; a refusal becomes a readable UserError (the password is never shown)."""
+    import tempfile
+    from pathlib import Path
+
     import yagmail
 
     if not to:
         raise UserError("no recipient: add at least one email address")
+    sender = sender or settings.sender or settings.user
     try:
-        client = yagmail.SMTP(user={settings.sender or settings.user: settings.sender or settings.user},
-                              password=settings.password or None, host=settings.host, port=settings.port,
-                              smtp_ssl=settings.tls == "ssl", smtp_starttls=settings.tls == "starttls",
-                              smtp_skip_login=not settings.user)
-        try:
-            client.send(to=to, subject=subject, contents=body)
-        finally:
-            client.close()
+        with tempfile.TemporaryDirectory(prefix="countinghouse-mail-") as tmp:
+            files = []
+            for name, data in attachments:  # yagmail names an attachment after its file
+                path = Path(tmp) / Path(name).name
+                path.write_bytes(data)
+                files.append(str(path))
+            # log in as SMTP_USER; the From header is the seller's sender (the server must allow it)
+            client = yagmail.SMTP(user=settings.user or sender, password=settings.password or None,
+                                  host=settings.host, port=settings.port, smtp_ssl=settings.tls == "ssl",
+                                  smtp_starttls=settings.tls == "starttls", smtp_skip_login=not settings.user)
+            try:
+                client.send(to=to, subject=subject, contents=body, attachments=files or None,
+                            headers={"From": sender})
+            finally:
+                client.close()
     except (OSError, Exception) as exc:  # smtplib errors, refused connections
         if isinstance(exc, UserError):
             raise

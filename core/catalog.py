@@ -86,3 +86,58 @@ def create_entity(session: Session, actor: Actor, **fields) -> BusinessEntity:
     audit.record(session, actor=actor.username, action="entity.create", entity_type="business_entity",
                  entity_id=entity.id, details={"name": entity.name})
     return entity
+
+
+ENTITY_FIELDS = ("name", "legal_name", "address", "country", "tax_id", "email", "email_from", "invoice_prefix",
+                 "payment_instructions", "logo", "timezone")
+MAX_LOGO_BYTES = 300_000
+_LOGO = re.compile(r"^data:image/(png|jpeg|svg\+xml);base64,[A-Za-z0-9+/=]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def update_entity(session: Session, actor: Actor, entity_id: int, changes: dict) -> BusinessEntity:
+    """Change a seller's details (what its documents show and who sends them); every problem named by field."""
+    require(actor, "catalog:write")
+    entity = session.get(BusinessEntity, entity_id)
+    if entity is None:
+        raise UserError(f"there is no business entity #{entity_id}")
+    unknown = set(changes) - set(ENTITY_FIELDS)
+    if unknown:
+        raise UserError(f"{', '.join(sorted(unknown))}: not a setting of a business entity")
+    values = {k: (v or "").strip() if isinstance(v, str) or v is None else v for k, v in changes.items()}
+    problems = []
+    if "name" in values and not values["name"]:
+        problems.append("name: the company name is required")
+    elif values.get("name") and values["name"] != entity.name and session.exec(
+            select(BusinessEntity).where(BusinessEntity.name == values["name"])).first():
+        problems.append(f"name: a business entity called '{values['name']}' already exists")
+    for fld in ("email", "email_from"):
+        if values.get(fld) and not _EMAIL.match(values[fld]):
+            problems.append(f"{fld.replace('_', ' ')}: '{values[fld]}' is not an email address")
+    if values.get("country") and not re.fullmatch(r"[A-Za-z]{2}", values["country"]):
+        problems.append("country: use the two-letter code, for example US or GB")
+    if "invoice_prefix" in values and not re.fullmatch(r"[A-Za-z0-9/_\-]{0,20}", values["invoice_prefix"]):
+        problems.append("invoice prefix: letters, digits, '-', '_' or '/', at most 20 (for example INV-)")
+    if values.get("logo"):
+        if not _LOGO.match(values["logo"]):
+            problems.append("logo: upload a PNG, JPEG or SVG image")
+        elif len(values["logo"]) * 3 // 4 > MAX_LOGO_BYTES:
+            problems.append(f"logo: the image is larger than {MAX_LOGO_BYTES // 1000} KB; use a smaller one")
+    if values.get("timezone"):
+        from zoneinfo import available_timezones
+
+        if values["timezone"] not in available_timezones():
+            problems.append(f"time zone: '{values['timezone']}' is not a time zone (for example Europe/Berlin)")
+    if problems:
+        raise UserError("; ".join(problems))
+    if "country" in values:
+        values["country"] = values["country"].upper()
+    before = {k: getattr(entity, k) for k in values}
+    for k, v in values.items():
+        setattr(entity, k, v)
+    session.add(entity)
+    session.flush()
+    shown = lambda d: {k: (f"{len(v):,} characters" if k == "logo" and v else v) for k, v in d.items()}  # noqa: E731
+    audit.record(session, actor=actor.username, action="entity.update", entity_type="business_entity",
+                 entity_id=entity.id, details={"before": shown(before), "after": shown(values)})
+    return entity

@@ -9,9 +9,13 @@ counted once); the events go through the same checks as the ingestion API. The w
 when every row read was accepted or already stored, so a rejected row is read again on the next run — nothing is
 silently dropped.
 
-Read-only is enforced three ways: the SQL must be one SELECT/WITH statement without writing keywords; the
-connection is opened read-only where the database allows it (SQLite ``mode=ro``, DuckDB ``read_only``,
-PostgreSQL ``SET TRANSACTION READ ONLY``); and the transaction is always rolled back.
+Read-only is enforced three ways: the SQL must be one SELECT/WITH statement without writing keywords and with no
+inputs but its ``:name`` placeholders; the connection is opened read-only where the database allows it (SQLite
+``mode=ro``, DuckDB ``read_only``, PostgreSQL ``SET TRANSACTION READ ONLY``, MySQL/MariaDB ``START TRANSACTION
+READ ONLY``; Snowflake has no such mode); and the transaction is always rolled back.
+
+The same checks and the same read-only reading serve the SQL-template billable metrics
+(core/metering/metrics.py), whose placeholders are ``:period_start``, ``:period_end`` and ``:customer_id``.
 """
 from __future__ import annotations
 
@@ -35,37 +39,70 @@ PLACEHOLDERS = {"since", "until"}
 _ENV = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 _WRITES = re.compile(r"\b(insert|update|delete|merge|upsert|drop|alter|create|truncate|grant|revoke|attach|detach|"
                      r"pragma|copy|call|exec|execute|replace|vacuum|set|begin|commit|rollback|lock|load|install|"
-                     r"export|import|into)\b", re.I)
-_STRINGS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+                     r"export|import|into|put|remove|unload|handler|outfile|dumpfile)\b", re.I)
+# Quoted text and comments are blanked before the checks. Whether a backslash escapes a quote depends on the
+# database (MySQL: yes; PostgreSQL, SQLite, DuckDB: no), so the checks run on both readings and a problem in
+# either one counts: a write cannot hide inside what one of them takes for a string.
+_STRINGS = (re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`"),
+            re.compile(r"'(?:[^'\\]|''|\\.)*'|\"(?:[^\"\\]|\"\"|\\.)*\"|`[^`]*`"))
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+_PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+# Parameter styles other than :name — each would be a way around the bound placeholders.
+_OTHER_STYLES = re.compile(r"%\(\w+\)s|%s\b|\?|\{[^{}]*\}|\$\d+|(?<![:\w])@@?\w+")
 PREVIEW_ROWS = 20
 MAX_ROWS = 200_000
 
 
-def _strip(sql: str) -> str:
-    return _STRINGS.sub("''", _COMMENTS.sub(" ", sql))
+def _strip(sql: str, reading: int = 0) -> str:
+    return _STRINGS[reading].sub("''", _COMMENTS.sub(" ", sql))
+
+
+def check_read_only_sql(sql: str, *, field: str, purpose: str, required: dict[str, str],
+                        optional: tuple[str, ...] = ()) -> list[str]:
+    """Problems with a read-only query whose only inputs are ``:name`` placeholders bound as parameters — in
+    words a finance or ops user can act on, each starting with the field's name. ``required`` maps each
+    placeholder that must appear to why; ``optional`` are the others allowed. Serves both the syncs (``:since``,
+    ``:until``) and the SQL-template metrics (``:period_start``, ``:period_end``, ``:customer_id``)."""
+    problems: list[str] = []
+    for reading in (0, 1):
+        problems += [p for p in _check(_strip(sql or "", reading).strip().rstrip(";").strip(), field, purpose,
+                                       required, optional) if p not in problems]
+    return problems
+
+
+def _check(body: str, field: str, purpose: str, required: dict[str, str], optional: tuple[str, ...]) -> list[str]:
+    problems = []
+    if not body:
+        return [f"{field}: write a SELECT that returns {purpose}"]
+    if ";" in body:
+        problems.append(f"{field}: one statement only (remove the ';' in the middle)")
+    if not re.match(r"^(select|with)\b", body, re.I):
+        problems.append(f"{field}: it must start with SELECT (or WITH): it only reads")
+    if m := _WRITES.search(body):
+        problems.append(f"{field}: '{m.group(1).upper()}' is not allowed: it only reads")
+    allowed = list(required) + [p for p in optional if p not in required]
+    listed = ", ".join(f":{p}" for p in allowed[:-1]) + f" and :{allowed[-1]}" if len(allowed) > 1 \
+        else f":{allowed[0]}"
+    if m := _OTHER_STYLES.search(body):
+        problems.append(f"{field}: '{m.group(0)}' is not a placeholder here; write {listed} (they are bound as "
+                        "parameters, never pasted into the SQL)")
+    found = set(_PLACEHOLDER.findall(body))
+    missing = [p for p in required if p not in found]
+    if missing:
+        reasons = sorted({required[p] for p in missing})
+        problems.append(f"{field}: use the placeholders " + " and ".join(f":{p}" for p in missing)
+                        + f" {' and '.join(reasons)} (they are bound as parameters)")
+    if unknown := found - set(allowed):
+        problems.append(f"{field}: unknown placeholders " + ", ".join(f":{p}" for p in sorted(unknown))
+                        + f"; only {listed} exist")
+    return problems
 
 
 def validate_query(sql: str) -> list[str]:
     """Problems with a sync query, in words a finance or ops user can act on."""
-    body = _strip(sql or "").strip().rstrip(";").strip()
-    problems = []
-    if not body:
-        return ["query: write a SELECT that returns the usage events"]
-    if ";" in body:
-        problems.append("query: one statement only (remove the ';' in the middle)")
-    if not re.match(r"^(select|with)\b", body, re.I):
-        problems.append("query: it must start with SELECT (or WITH): a sync only reads")
-    if m := _WRITES.search(body):
-        problems.append(f"query: '{m.group(1).upper()}' is not allowed: a sync only reads")
-    found = set(re.findall(r"(?<!:):([A-Za-z_]\w*)", body))
-    if missing := PLACEHOLDERS - found:
-        problems.append("query: use the placeholders " + " and ".join(f":{p}" for p in sorted(missing))
-                        + " to read only events newer than the last sync (they are bound as parameters)")
-    if unknown := found - PLACEHOLDERS:
-        problems.append("query: unknown placeholders " + ", ".join(f":{p}" for p in sorted(unknown))
-                        + "; only :since and :until exist")
-    return problems
+    return check_read_only_sql(sql, field="query", purpose="the usage events",
+                               required={"since": "to read only events newer than the last sync",
+                                         "until": "to read only events newer than the last sync"})
 
 
 def validate_url(url: str) -> list[str]:
@@ -124,6 +161,9 @@ def create_sync(session: Session, actor: Actor, *, source_id: int, name: str, qu
 
 
 def _engine(url: str):
+    from core.source_snowflake import register
+
+    register()  # snowflake:// URLs: snowflake-sqlalchemy if installed, else the minimal dialect
     real = _expand(url)
     parsed = make_url(real)
     backend = parsed.get_backend_name()
@@ -132,31 +172,67 @@ def _engine(url: str):
         real = f"sqlite:///file:{parsed.database}?mode=ro&uri=true"
     elif backend == "duckdb":
         kwargs["connect_args"] = {"read_only": True}
-    return create_engine(real, **kwargs), backend
+    try:
+        return create_engine(real, **kwargs), backend
+    except (ArgumentError, ValueError) as exc:
+        raise UserError(f"URL: {exc}") from None
+    except ImportError as exc:
+        raise UserError(f"URL: the server has no driver for {backend} URLs ({exc.name} is not installed)") from None
 
 
-def read_rows(url: str, sql: str, params: dict, *, limit: int = MAX_ROWS) -> tuple[list[str], list[dict]]:
-    """Run the read-only query; returns (columns, rows as dicts). Never commits."""
-    problems = validate_query(sql)
+def _begin_read_only(conn, backend: str) -> None:
+    """The database's own read-only transaction, where it has one (SQLite and DuckDB are opened read-only;
+    Snowflake has none: there the checks and the rollback stand guard)."""
+    if backend == "postgresql":
+        conn.execute(text("SET TRANSACTION READ ONLY"))
+    elif backend in ("mysql", "mariadb"):
+        conn.execute(text("SET SESSION TRANSACTION READ ONLY"))
+        conn.execute(text("START TRANSACTION READ ONLY"))
+
+
+def read_rows(url: str, sql: str, params: dict, *, limit: int = MAX_ROWS,
+              check=validate_query) -> tuple[list[str], list[dict]]:
+    """Run the read-only query; returns (columns, rows as dicts). Never commits. ``check`` lists the problems
+    with the SQL (the sync's rules by default); any problem refuses the query before it reaches the source."""
+    return read_many(url, sql, [params], limit=limit, check=check)[0]
+
+
+def read_many(url: str, sql: str, params_list: list[dict], *, limit: int = MAX_ROWS,
+              check=validate_query) -> list[tuple[list[str], list[dict]]]:
+    """The same read-only query once per parameter set, on one connection, each run in its own read-only
+    transaction that is rolled back."""
+    problems = check(sql)
     if problems:
         raise UserError("; ".join(problems))
+    if not params_list:
+        return []
     engine, backend = _engine(url)
+    out = []
     try:
         with engine.connect() as conn:
-            if backend == "postgresql":
-                conn.execute(text("SET TRANSACTION READ ONLY"))
-            result = conn.execute(text(sql), params)
-            columns = list(result.keys())
-            rows = [dict(zip(columns, r)) for r in result.fetchmany(limit + 1)]
-            conn.rollback()
+            for params in params_list:
+                _begin_read_only(conn, backend)
+                try:
+                    result = conn.execute(text(sql), params)
+                    columns = list(result.keys())
+                    rows = [dict(zip(columns, r)) for r in result.fetchmany(limit + 1)]
+                finally:
+                    conn.rollback()
+                if len(rows) > limit:
+                    raise UserError(f"the query returned more than {limit:,} rows; narrow it (the next run "
+                                    "continues from where this one stopped)")
+                out.append((columns, rows))
     except SQLAlchemyError as exc:
         raise UserError(f"the source answered: {str(getattr(exc, 'orig', exc)).splitlines()[0][:300]}") from None
     finally:
         engine.dispose()
-    if len(rows) > limit:
-        raise UserError(f"the query returned more than {limit:,} rows; narrow it (the next run continues from "
-                        "where this one stopped)")
-    return columns, rows
+    return out
+
+
+def column_lookup(row: dict, names) -> dict:
+    """The columns called ``names``, found whatever their case (Snowflake upper-cases unquoted names)."""
+    lowered = {str(k).lower(): k for k in row}
+    return {n: row[lowered[n]] for n in names if n in lowered}
 
 
 def preview_query(session: Session, actor: Actor, *, source_id: int, query: str,
@@ -183,7 +259,7 @@ EVENT_COLUMNS = ("idempotency_key", "customer_external_id", "event_name", "times
 
 
 def _event(row: dict) -> dict:
-    event = {k: row.get(k) for k in EVENT_COLUMNS if k in row}
+    event = column_lookup(row, EVENT_COLUMNS)
     if isinstance(event.get("quantity"), float):
         event["quantity"] = repr(event["quantity"])  # a driver float: its shortest exact text, never arithmetic
     if isinstance(event.get("quantity"), (int, Decimal)):
@@ -192,7 +268,7 @@ def _event(row: dict) -> dict:
     if isinstance(ts, datetime):
         event["timestamp"] = ts.isoformat()  # an offset, if the source gives one, is kept and converted to UTC
     props = dict(event.get("properties") or {})
-    props.update({k: str(v) for k, v in row.items() if k not in EVENT_COLUMNS and v is not None})
+    props.update({k: str(v) for k, v in row.items() if str(k).lower() not in EVENT_COLUMNS and v is not None})
     if props:
         event["properties"] = props
     return event

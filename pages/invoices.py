@@ -11,10 +11,22 @@ from core.billing.periods import add_months, format_period, month_period
 from core.customers import get_customer
 from core.db import session_scope
 from core.errors import NotFound
-from core.invoicing.service import (amount_due, approve_invoice, approve_invoices, delete_draft, generate_drafts, get_invoice,
-                                    invoice_lines, list_invoices, regenerate_draft)
+from core.invoicing.service import (
+    amount_due,
+    approve_invoice,
+    approve_invoices,
+    delete_draft,
+    generate_drafts,
+    get_invoice,
+    invoice_lines,
+    list_invoices,
+    regenerate_draft,
+)
 from core.money import ZERO
+from ui.draft_edit import edit_lines, one_off_form
 from ui.format import STATUS_LABELS, last_day, money, qty
+from ui.invoice_documents import document_actions
+from ui.invoice_money import credit_note_action, history
 from ui.state import actor, engine, page_header, run_action, session
 
 me = actor()
@@ -110,6 +122,8 @@ if me.can("invoices:write"):
                 st.info(f"No active contract covers {label}: there is nothing to invoice.")
             if run is not None:
                 ss["invoices_f_month"], ss["invoices_f_status"] = gen_month, "draft"
+        if made := one_off_form(me):
+            flash(made)
 
 st.subheader("Review invoices")
 f1, f2, f3 = st.columns([1, 1, 2])
@@ -138,7 +152,9 @@ else:
     ids, eng = [r.id for r in rows], engine()
 
     def export() -> bytes:
-        from core.invoicing.export import export_invoices_xlsx  # openpyxl loads only when asked for
+        from core.invoicing.export import (
+            export_invoices_xlsx,  # openpyxl loads only when asked for
+        )
 
         with session_scope(eng) as xs:
             return export_invoices_xlsx(xs, ids)
@@ -166,7 +182,9 @@ def invoice_detail(inv_id: int) -> None:
     with st.container(border=True):
         with st.container(horizontal=True, vertical_alignment="center"):
             st.subheader(f"Invoice {inv.number}" if inv.number else f"Draft invoice for {cust.name}", width="content")
-            st.badge(STATUS_LABELS.get(inv.status, inv.status), color="gray" if inv.status == "draft" else "green")
+            st.badge(STATUS_LABELS.get(inv.status, inv.status),
+                     color={"draft": "gray", "void": "red", "partially_paid": "orange", "paid": "green"}.get(
+                         inv.status, "blue"))
             if late:
                 st.badge("Overdue", color="red")
         c1, c2, c3, c4 = st.columns(4)
@@ -185,18 +203,28 @@ def invoice_detail(inv_id: int) -> None:
         st.table(table.style.set_properties(subset=["Quantity", "Amount"], **{"text-align": "right !important"}), hide_index=True)
         t1, t2 = st.columns([2, 1])
         for name, value in (("Subtotal", inv.subtotal), ("Tax", inv.tax), ("**Total**", inv.total),
-                            ("Prepaid credits", -inv.credits_applied), ("Paid", inv.amount_paid),
+                            ("Prepaid credits", -inv.credits_applied), ("Paid", -inv.amount_paid),
+                            ("Credit notes", -inv.amount_credited),
                             ("**Amount due**", due)):
             k, v = t2.columns(2)
             k.markdown(name)
             v.markdown(f"**{money(value, code)}**" if name.startswith("**") else money(value, code),
                        text_alignment="right")
     with t1:
+        document_actions(inv, cust, me)
         if inv.status != "draft":
+            history(inv)
+            if done := credit_note_action(inv, me):
+                flash(done)
             st.caption(f"Approved by {inv.approved_by or 'unknown'} on {inv.approved_at:%-d %b %Y}. An approved invoice "
                        "cannot be changed; corrections are made with a credit note." if inv.approved_at
                        else "This invoice can no longer be changed.")
             return
+        if changed := edit_lines(inv, lines, me):
+            flash(changed)
+        if any(ln.edited_by for ln in lines):
+            st.caption("Changed by hand: " + ", ".join(sorted({ln.edited_by for ln in lines if ln.edited_by}))
+                       + ". Regenerating recomputes the draft from the contract and drops those changes.")
         st.caption("This is a draft: check the lines, then approve it. If usage arrived after it was generated, "
                    "regenerate it first." if me.can("invoices:approve") else
                    "This is a draft: it can still change, and finance approves it before it goes to the customer.")

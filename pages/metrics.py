@@ -6,18 +6,22 @@ from datetime import date, datetime, time
 import pandas as pd
 import streamlit as st
 
+from sqlmodel import select
+
 from core.billing.periods import add_months, format_period, month_period
 from core.customers import find_customers
 from core.errors import UserError
-from core.metering.metrics import AGGREGATIONS, MetricSpec, aggregate, create_metric, get_metric, list_metrics, \
-    validate_metric
+from core.metering.metrics import AGGREGATIONS, SQL, MetricSpec, aggregate, create_metric, get_metric, \
+    list_metrics, validate_metric
+from core.models import DataSource
 from ui.format import qty
 from ui.state import actor, page_header, session
 
 me = actor()
 page_header("Billable metrics", "A billable metric turns usage events into the quantity a contract line charges "
-            "for — for example “the sum of all api_request quantities in the month”. Check the list, define a "
-            "new metric, or preview what a metric gives each customer for a month.")
+            "for — for example “the sum of all api_request quantities in the month”, or the result of a SQL template "
+            "run on the customer's own database. Check the list, define a new metric, or preview what a metric "
+            "gives each customer for a month.")
 nonce = st.session_state.setdefault("metrics_form_nonce", 0)
 if flash := st.session_state.pop("metrics_flash", None):
     st.success(flash, icon=":material/check_circle:")
@@ -26,6 +30,24 @@ if flash := st.session_state.pop("metrics_flash", None):
 def how(aggregation: str, unique_property: str) -> str:
     label = AGGREGATIONS.get(aggregation, aggregation)
     return f"{label} ({unique_property})" if unique_property else label
+
+
+def show_problems(problems: list[str], spots: dict) -> None:
+    """Each problem under the field it names (several for one field: one per line); the others at the foot."""
+    by_field: dict[str, list[str]] = {}
+    for p in problems:
+        field, _, text = p.partition(": ")
+        if field in spots:
+            by_field.setdefault(field, []).append(text[:1].upper() + text[1:])
+        else:
+            st.error(p, icon=":material/error:")
+    for field, texts in by_field.items():
+        spots[field].error("\n\n".join(texts), icon=":material/error:")
+
+
+def month_choices() -> list[date]:
+    this_month = date.today().replace(day=1)
+    return [add_months(this_month, -i) for i in range(13)]
 
 
 def parse_filters(text: str) -> tuple[dict[str, str], list[str]]:
@@ -44,14 +66,18 @@ def parse_filters(text: str) -> tuple[dict[str, str], list[str]]:
 
 
 with session() as s:
-    stored = [(m.id, m.code, m.name, m.event_name, how(m.aggregation, m.unique_property),
-               ", ".join(f"{k} = {v}" for k, v in m.filters.items()), m.group_by) for m in list_metrics(s)]
+    sources = {x.id: x.name for x in s.exec(select(DataSource).order_by(DataSource.name))}
+    stored = [(m.id, m.code, m.name,
+               f"SQL on {sources.get(m.source_id, '?')}" if m.aggregation == SQL else m.event_name,
+               how(m.aggregation, m.unique_property),
+               ", ".join(f"{k} = {v}" for k, v in m.filters.items()), m.group_by, m.aggregation)
+              for m in list_metrics(s)]
 
 tab_list, tab_new, tab_preview = st.tabs(["Metrics", "New metric", "Preview a month"])
 
 with tab_list:
     st.caption(f"{len(stored)} metrics. Contract lines refer to a metric by its code.")
-    st.dataframe(pd.DataFrame([r[1:] for r in stored],
+    st.dataframe(pd.DataFrame([r[1:-1] for r in stored],
                               columns=["Code", "Name", "Event", "Quantity is", "Only events with", "Split by"]),
                  hide_index=True, width="stretch", height=35 * min(len(stored), 20) + 38)
 
@@ -62,6 +88,11 @@ with tab_new:
         st.caption("Choose how events become a quantity first; the form then asks only for what that needs.")
         aggregation = st.columns(2)[0].selectbox("The quantity is the…", list(AGGREGATIONS),
                                                  format_func=AGGREGATIONS.get, key="metrics_new_aggregation")
+    if me.can("metrics:write") and aggregation == SQL:
+        from ui.metric_template import template_form
+
+        template_form(me, sources, nonce, show_problems, month_choices())
+    elif me.can("metrics:write"):
         with st.form(f"metrics_new_{nonce}"):
             spots = {}
             left, right = st.columns(2)
@@ -98,34 +129,35 @@ with tab_new:
                     st.rerun()
                 except UserError as exc:
                     problems = [str(exc)]
-            for p in problems:
-                field, _, text = p.partition(": ")
-                if field in spots:
-                    spots[field].error(text[:1].upper() + text[1:], icon=":material/error:")
-                else:
-                    st.error(p, icon=":material/error:")
+            show_problems(problems, spots)
             st.error("The metric was not created — correct the fields marked in red.", icon=":material/error:")
 
 with tab_preview:
     if not stored:
         st.info("Define a metric first.")
         st.stop()
-    st.caption("What a metric gives each customer for one month, from the usage stored now.")
+    st.caption("What a metric gives each customer for one month, from the usage stored now (a SQL-template "
+               "metric runs its template on its data source).")
     left, right = st.columns(2)
     labels = {r[0]: f"{r[2]} ({r[1]})" for r in stored}
     picked = left.selectbox("Metric", list(labels), format_func=labels.__getitem__, key="metrics_preview_metric")
-    this_month = date.today().replace(day=1)
-    first = right.selectbox("Month", [add_months(this_month, -i) for i in range(13)], index=1,
-                            format_func=lambda d: d.strftime("%B %Y"), key="metrics_preview_month")
+    first = right.selectbox("Month", month_choices(), index=1, format_func=lambda d: d.strftime("%B %Y"),
+                            key="metrics_preview_month")
     start, end = month_period(first.year, first.month)
-    with session() as s:
-        results = aggregate(s, get_metric(s, picked), datetime.combine(start, time.min),
-                            datetime.combine(end, time.min))
-        names = {c.external_id: c.name for c in find_customers(s, limit=100_000)}
+    from_sql = next(r[-1] for r in stored if r[0] == picked) == SQL
+    try:
+        with session() as s:
+            results = aggregate(s, get_metric(s, picked), datetime.combine(start, time.min),
+                                datetime.combine(end, time.min))
+            names = {c.external_id: c.name for c in find_customers(s, limit=100_000)}
+    except UserError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
     if not results:
-        st.info(f"No matching events in {format_period(start, end)}.")
+        st.info(f"The SQL template returned no customers for {format_period(start, end)}." if from_sql
+                else f"No matching events in {format_period(start, end)}.")
     else:
-        rows = [(c, names.get(c, ""), qty(r.quantity), f"{r.events:,}",
+        rows = [(c, names.get(c, ""), qty(r.quantity), "from the source" if from_sql else f"{r.events:,}",
                  ", ".join(f"{g}: {qty(v)}" for g, v in sorted(r.groups.items())) if r.groups else "")
                 for c, r in sorted(results.items(), key=lambda kv: names.get(kv[0], kv[0]))]
         st.dataframe(pd.DataFrame(rows, columns=["Customer id", "Name", "Quantity", "Events", "Split"]),
@@ -133,4 +165,6 @@ with tab_preview:
                      column_config={"Quantity": st.column_config.TextColumn(alignment="right", width="small"),
                                     "Events": st.column_config.TextColumn(alignment="right", width="small"),
                                     "Split": st.column_config.TextColumn(width="large")})
-        st.caption(f"{len(rows)} customers with events in {format_period(start, end)}.")
+        st.caption(f"{len(rows)} customers in the result of the SQL template for {format_period(start, end)} "
+                   "(no events are stored for this metric: its numbers come from the source's query)." if from_sql
+                   else f"{len(rows)} customers with events in {format_period(start, end)}.")

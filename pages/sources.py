@@ -19,7 +19,8 @@ from ui.state import actor, page_header, run_action, session
 me = actor()
 page_header("Data sources", "Usage that lives in your customer's database or warehouse (PostgreSQL, MySQL, SQLite, "
             "DuckDB, Snowflake…) is read with a query you write here, only ever reading. Each run takes the events "
-            "newer than the last run; events already stored are never counted twice.")
+            "newer than the last run; events already stored are never counted twice. A source can also feed a "
+            "billable metric directly (a SQL template, on the Billable metrics page).")
 
 with session() as s:
     sources = {x.id: (x.name, display_url(x.url)) for x in s.exec(select(DataSource).order_by(DataSource.name))}
@@ -49,8 +50,10 @@ if me.can("usage:write"):
     with st.expander("Add a source", icon=":material/add:"), st.form("sources_add_source", clear_on_submit=True):
         name = st.text_input("Name", placeholder="for example Acme warehouse")
         url = st.text_input("Database URL", placeholder="postgresql+psycopg://reader:${ACME_PW}@db.acme.example/prod",
-                            help="An SQLAlchemy URL. Never type the password: write ${VARIABLE} and set that "
-                                 "environment variable on the server.")
+                            help="An SQLAlchemy URL, for example mysql+pymysql://reader:${PW}@host/db, "
+                                 "snowflake://reader:${PW}@account/database/schema, duckdb:////data/usage.duckdb. "
+                                 "Never type the password: write ${VARIABLE} and set that environment variable on "
+                                 "the server.")
         if st.form_submit_button("Add source") and run_action(create_source, me, name=name, url=url,
                                                                success="Source added"):
             st.rerun()

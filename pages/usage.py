@@ -11,7 +11,13 @@ from core.billing.periods import add_months, format_period, month_period
 from core.customers import find_customers
 from core.importers.files import write_csv
 from core.importers.usage import import_usage, preview_usage
-from core.metering.metrics import AGGREGATIONS, events_behind, get_metric, list_metrics
+from core.metering.metrics import (
+    AGGREGATIONS,
+    behind_note,
+    events_behind,
+    get_metric,
+    list_metrics,
+)
 from core.metering.periods import aggregate_by_window, billing_of, run_window
 from core.metering.series import daily_usage
 from ui.charts import usage_chart
@@ -121,18 +127,23 @@ with st.expander("One customer: day by day, and the events behind the number", i
     with session() as s:
         metric_row = get_metric(s, chosen)
         window = windows[(who, chosen)]
+        note = behind_note(s, metric_row)  # a SQL-template metric: numbers from the source, no events stored
         events = events_behind(s, metric_row, window.utc_start, window.utc_end, who)
-        series = daily_usage(s, metric_row, who, window)
+        series = None if note else daily_usage(s, metric_row, who, window)
         rows = [(e.timestamp.strftime("%Y-%m-%d %H:%M:%S"), "" if e.quantity is None else qty(e.quantity),
                  ", ".join(f"{k}={v}" for k, v in sorted(e.properties.items())), e.idempotency_key, e.source)
                 for e in events]
     st.caption(f"Billing period {format_period(window.start, window.end)}, days in {window.tz}.")
-    st.plotly_chart(usage_chart(series, metrics[chosen][1]), width="stretch")
     res = results[chosen][who]
+    if series is not None:
+        st.plotly_chart(usage_chart(series, metrics[chosen][1]), width="stretch")
     if res.groups:
         st.markdown("By " + ", ".join(f"**{g}**: {qty(v)}" for g, v in sorted(res.groups.items())))
-    st.dataframe(pd.DataFrame(rows, columns=["When (UTC)", "Quantity", "Properties", "Event id", "Source"]),
-                 hide_index=True, width="stretch",
-                 column_config={"Quantity": st.column_config.TextColumn(alignment="right")})
-    shown = f"the first {len(rows):,} of {res.events:,}" if res.events > len(rows) else f"all {len(rows):,}"
-    st.caption(f"Showing {shown} events.")
+    if note:
+        st.info(note, icon=":material/database:")
+    else:
+        st.dataframe(pd.DataFrame(rows, columns=["When (UTC)", "Quantity", "Properties", "Event id", "Source"]),
+                     hide_index=True, width="stretch",
+                     column_config={"Quantity": st.column_config.TextColumn(alignment="right")})
+        shown = f"the first {len(rows):,} of {res.events:,}" if res.events > len(rows) else f"all {len(rows):,}"
+        st.caption(f"Showing {shown} events.")

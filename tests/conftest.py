@@ -13,8 +13,12 @@ Fixtures (only tests under tests/db, tests/api and tests/ui should ask for them)
 ``session``       a plain ``sqlmodel.Session(engine, expire_on_commit=False)`` (as ``core.db.session_scope``
                   makes them); the test commits when it wants to; closed after the test.
 
+``mariadb_url``   a fresh, empty MariaDB database of its own (a data source for the sync and SQL-metric tests, not
+                  an app backend), on the server at TEST_MARIADB_URL (``scripts/with_mariadb.sh``), dropped after.
+
 Without TEST_POSTGRES_URL (``make test`` sets it) the postgres cases are skipped with a reason — or,
-when the CI environment variable is set, they fail: CI must never pass by skipping PostgreSQL.
+when the CI environment variable is set, they fail: CI must never pass by skipping PostgreSQL. The same holds
+for TEST_MARIADB_URL and the tests that take ``mariadb_url``.
 Select one backend with ``-m sqlite`` / ``-m postgres`` (markers added at collection).
 """
 from __future__ import annotations
@@ -38,6 +42,10 @@ def _postgres_url() -> str | None:
     return os.environ.get("TEST_POSTGRES_URL") or None
 
 
+def _mariadb_url() -> str | None:
+    return os.environ.get("TEST_MARIADB_URL") or None
+
+
 # --- hypothesis: no per-example deadline (a 2-core CI machine under load is not a slow algorithm) ---
 try:
     from hypothesis import settings as _hsettings
@@ -49,14 +57,18 @@ except ImportError:  # pragma: no cover
 
 
 def pytest_report_header(config):  # noqa: ANN001
-    url = _postgres_url()
-    if url:
-        from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url
 
-        return f"postgres: {make_url(url).render_as_string(hide_password=True)}"
-    if _on_ci():
-        return "postgres: TEST_POSTGRES_URL is NOT set and CI is: postgres cases will FAIL (run `make test`)"
-    return "postgres: TEST_POSTGRES_URL not set: postgres cases are skipped (run `make test` to include them)"
+    lines = []
+    for name, var, url in (("postgres", "TEST_POSTGRES_URL", _postgres_url()),
+                           ("mariadb", "TEST_MARIADB_URL", _mariadb_url())):
+        if url:
+            lines.append(f"{name}: {make_url(url).render_as_string(hide_password=True)}")
+        elif _on_ci():
+            lines.append(f"{name}: {var} is NOT set and CI is: {name} cases will FAIL (run `make test`)")
+        else:
+            lines.append(f"{name}: {var} not set: {name} cases are skipped (run `make test` to include them)")
+    return lines
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ANN001
@@ -216,3 +228,33 @@ def session(engine) -> Iterator:  # noqa: ANN001
 
     with Session(engine, expire_on_commit=False) as s:
         yield s
+
+
+# --------------------------------------------------------------------------------------------------
+# MariaDB: a customer's database for the data-source tests (a database per test on TEST_MARIADB_URL's server)
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    url = _mariadb_url()
+    if not url:
+        message = ("TEST_MARIADB_URL is not set: no MariaDB server to test against "
+                   "(`make test` starts a throwaway one and sets it)")
+        if _on_ci():
+            pytest.fail(f"CI is set but {message}", pytrace=False)
+        pytest.skip(message)
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = _unique_name("src")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        try:
+            yield make_url(url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    finally:
+        admin.dispose()

@@ -313,8 +313,11 @@ def generate_drafts(session: Session, actor: Actor, *, period_start: date, perio
 
 
 def amount_due(inv: Invoice) -> Decimal:
-    """What the customer still owes: the total less prepaid credits applied and payments; nothing once void."""
-    return ZERO if inv.status == "void" else inv.total - inv.credits_applied - inv.amount_paid
+    """What the customer still owes: the total less prepaid credits applied, payments and credit notes; nothing
+    once void (core.invoicing.settlement holds the rules)."""
+    from core.invoicing.settlement import due
+
+    return due(inv)
 
 
 def get_invoice(session: Session, invoice_id: int) -> Invoice:

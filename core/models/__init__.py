@@ -9,3 +9,7 @@ from core.models.invoices import Invoice, InvoiceLine  # noqa: F401
 from core.models.auth import User, AuditLog  # noqa: F401
 from core.models.tax import TaxRate, WalletEntry  # noqa: F401
 from core.models.platform import AlertFiring, ApiKey, DataSource, SourceSync, UsageAlert  # noqa: F401
+from core.models.documents import DocumentTemplate, EmailLog  # noqa: F401
+from core.models.payments import (  # noqa: F401
+    CreditNote, CreditNoteLine, Payment, PaymentAllocation, ProviderEvent, Refund,
+)

@@ -27,5 +27,8 @@ class Customer(CustomerBase, table=True):
     archived: bool = Field(default=False)
     consolidate_invoices: bool = Field(default=False)  # one invoice per period across all contracts
     tax_exempt: bool = Field(default=False)
+    stripe_customer_id: str = Field(default="", max_length=100)  # "" until synced to Stripe
+    stripe_payment_method: str = Field(default="", max_length=100)  # the saved card/mandate charged by default
+    auto_charge: bool = Field(default=False)  # charge the saved payment method when an invoice is approved
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     updated_at: NaiveDatetime = Field(default_factory=utcnow)

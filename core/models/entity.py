@@ -1,5 +1,6 @@
 
 from pydantic import NaiveDatetime
+from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 from core.models.common import utcnow
@@ -19,5 +20,10 @@ class BusinessEntity(SQLModel, table=True):
     default_currency: str = Field(default="USD", max_length=3)
     timezone: str = Field(default="UTC", max_length=64)
     invoice_prefix: str = Field(default="INV-", max_length=20)
+    email_from: str = Field(default="", max_length=200)  # sender of this seller's documents ("" = SMTP_FROM)
+    logo: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # data: URI (PNG/JPEG/SVG)
+    payment_instructions: str = Field(default="", max_length=1000)  # bank details etc., printed on invoices
     next_invoice_number: int = Field(default=1)
+    credit_note_prefix: str = Field(default="CN-", max_length=20)
+    next_credit_note_number: int = Field(default=1)
     created_at: NaiveDatetime = Field(default_factory=utcnow)

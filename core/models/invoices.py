@@ -34,6 +34,7 @@ class Invoice(SQLModel, table=True):
     total: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
     amount_paid: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
     credits_applied: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))  # wallet, after tax
+    amount_credited: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))  # by credit notes
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     approved_at: NaiveDatetime | None = None
     approved_by: str | None = Field(default=None, max_length=100)
@@ -44,7 +45,7 @@ class InvoiceLine(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     invoice_id: int = Field(foreign_key="invoice.id", index=True)
     contract_line_id: int | None = Field(default=None, foreign_key="contract_line.id")
-    # usage | fixed | one_time | credit_grant | discount | true_up | service_fee | tax | wallet
+    # usage | fixed | one_time | credit_grant | discount | true_up | service_fee | adjustment | tax | wallet | manual
     kind: str = Field(default="usage", max_length=20)
     description: str = Field(max_length=300)
     quantity: Decimal = Field(default=Decimal(0), sa_column=quantity_column(default=0))
@@ -57,3 +58,4 @@ class InvoiceLine(SQLModel, table=True):
     contract_id: int | None = Field(default=None, foreign_key="contract.id")
     indent: int = Field(default=0)  # 1 for add-ons / sub-products and modifier steps under their line
     modifier_key: str | None = Field(default=None, max_length=80)  # which discount/grant/fee made this line
+    edited_by: str = Field(default="", max_length=100)  # who changed or added this line by hand on the draft

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, Text
 from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
@@ -8,17 +8,20 @@ from core.models.common import quantity_column, utcnow
 
 
 class BillableMetric(SQLModel, table=True):
-    """Turns events into a billable quantity: aggregation over an event name, optional filter and group-by."""
+    """Turns events into a billable quantity: aggregation over an event name, optional filter and group-by —
+    or (aggregation "sql") a read-only SQL template run against a data source, which returns the quantities."""
 
     __tablename__ = "billable_metric"
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True)
     name: str = Field(max_length=200)
-    event_name: str = Field(max_length=100)
-    aggregation: str = Field(max_length=20)  # sum | count | max | min | unique_count | latest | avg
+    event_name: str = Field(max_length=100)  # "" for a SQL-template metric (it counts no stored events)
+    aggregation: str = Field(max_length=20)  # sum | count | max | min | unique_count | latest | avg | sql
     unique_property: str = Field(default="", max_length=100)  # for unique_count
     filters: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # property -> value
     group_by: str = Field(default="", max_length=100)  # property feeding matrix / two-dimensional lines
+    source_id: int | None = Field(default=None, foreign_key="data_source.id", index=True)  # for "sql"
+    sql_template: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))  # for "sql"
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 

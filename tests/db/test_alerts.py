@@ -1,10 +1,7 @@
 """Usage alerts fire once per customer and period, and email through a real local SMTP server (aiosmtpd)."""
-import socket
 from datetime import date, datetime
-from email import message_from_bytes
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import select
 
 from core.auth import SYSTEM
@@ -12,32 +9,7 @@ from core.errors import UserError
 from core.metering.alerts import check_alerts, create_alert
 from core.models import AlertFiring
 from tests.db import factories as f
-
-
-class _Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's handler name
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(monkeypatch):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SMTP_PORT", str(port))
-    monkeypatch.setenv("SMTP_FROM", "alerts@northwind.example")
-    monkeypatch.setenv("SMTP_TLS", "none")
-    monkeypatch.delenv("SMTP_USER", raising=False)
-    yield inbox
-    controller.stop()
+from tests.smtp import smtp  # noqa: F401, F811 - the fixture
 
 
 def _setup(session):

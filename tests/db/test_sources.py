@@ -1,5 +1,6 @@
 """Pulling usage from a customer's own database: read-only, bound parameters, incremental and idempotent.
-Sources tested for real: a SQLite file, a DuckDB file, and (on the PostgreSQL backend) PostgreSQL."""
+Sources tested for real: a SQLite file, a DuckDB file, (on the PostgreSQL backend) PostgreSQL, a MariaDB server
+(TEST_MARIADB_URL, started by `make test`) and Snowflake (fakesnow)."""
 import sqlite3
 from datetime import datetime
 from decimal import Decimal
@@ -120,3 +121,80 @@ def test_sync_from_postgresql(session, backend, db_url):
     sync = create_sync(session, SYSTEM, source_id=src.id, name="calls", query=QUERY)
     assert run_sync(session, SYSTEM, sync.id, until=datetime(2025, 2, 1)).accepted == 3
     assert _total(session, metric) == {"C1": Decimal("0.3"), "C2": Decimal("5")}
+
+
+def _server_sync_case(session, url: str, ddl: str) -> None:
+    metric = _app(session)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(ddl))
+        for r in ROWS:
+            conn.execute(text("INSERT INTO usage_log VALUES (:a, :b, :c, :d, :e)"),
+                         dict(zip("abcde", (r[0], r[1], datetime.fromisoformat(r[2]), Decimal(r[3]), r[4]))))
+    session.commit()
+    src = create_source(session, SYSTEM, name="Server", url=url)
+    sync = create_sync(session, SYSTEM, source_id=src.id, name="calls", query=QUERY)
+    assert run_sync(session, SYSTEM, sync.id, until=datetime(2025, 2, 1)).accepted == 3
+    assert _total(session, metric) == {"C1": Decimal("0.3"), "C2": Decimal("5")}
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO usage_log VALUES ('e4', 'C2', '2025-01-08 09:00:00', 1, 'eu')"))
+    again = run_sync(session, SYSTEM, sync.id, until=datetime(2025, 2, 1))
+    assert (again.read, again.accepted, again.duplicates) == (2, 1, 1)  # from the watermark, e3 once
+    assert _total(session, metric)["C2"] == Decimal("6")
+    from core.sources import read_rows
+    with pytest.raises(UserError, match="source answered: .*READ ONLY"):  # the transaction itself is read-only
+        read_rows(url, "DELETE FROM usage_log", {}, check=lambda sql: [])
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM usage_log")).scalar() == 4
+    engine.dispose()
+
+
+def test_sync_from_mariadb(session, mariadb_url):
+    _server_sync_case(session, mariadb_url, "CREATE TABLE usage_log (event_id varchar(20), account varchar(20), "
+                                            "ts datetime, amount decimal(18,6), region varchar(20))")
+
+
+@pytest.mark.filterwarnings("ignore:Arrow output:UserWarning")
+def test_sync_from_snowflake(session, monkeypatch):
+    """A snowflake:// URL through the SQLAlchemy dialect and the Snowflake connector, answered by fakesnow."""
+    import fakesnow
+    import snowflake.connector
+
+    metric = _app(session)
+    monkeypatch.setenv("FAKESNOW_PW", "snow")
+    with fakesnow.patch():
+        con = snowflake.connector.connect(user="billing", password="snow", account="acme", database="WAREHOUSE",
+                                          schema="USAGE")
+        con.cursor().execute("CREATE TABLE usage_log (event_id varchar, account varchar, ts timestamp_ntz, "
+                             "amount number(18,6), region varchar)")
+        con.cursor().executemany("INSERT INTO usage_log VALUES (%s, %s, %s, %s, %s)", [list(r) for r in ROWS])
+        src = create_source(session, SYSTEM, name="Snow", url="snowflake://billing:${FAKESNOW_PW}@acme/WAREHOUSE/USAGE")
+        sync = create_sync(session, SYSTEM, source_id=src.id, name="calls", query=QUERY)
+        columns, rows = preview_query(session, SYSTEM, source_id=src.id, query=QUERY)
+        assert [c.lower() for c in columns][:3] == ["idempotency_key", "customer_external_id", "event_name"]
+        first = run_sync(session, SYSTEM, sync.id, until=datetime(2025, 2, 1))
+        assert (first.read, first.accepted, first.duplicates) == (3, 3, 0)
+        assert _total(session, metric) == {"C1": Decimal("0.3"), "C2": Decimal("5")}
+        assert sync.watermark == datetime(2025, 1, 7, 10)
+        con.cursor().execute("INSERT INTO usage_log VALUES ('e4', 'C2', '2025-01-08 09:00:00', 1, 'eu')")
+        again = run_sync(session, SYSTEM, sync.id, until=datetime(2025, 2, 1))
+        assert (again.read, again.accepted, again.duplicates) == (2, 1, 1)
+        con.close()
+    assert _total(session, metric)["C2"] == Decimal("6")
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("SELECT * FROM usage_log WHERE ts >= %s AND ts < :until AND :since IS NOT NULL", "'%s' is not a placeholder"),
+    ("SELECT * FROM usage_log WHERE ts >= ? AND ts < :until AND :since IS NOT NULL", "'?' is not a placeholder"),
+    ("SELECT * FROM usage_log WHERE ts >= '{since}' AND ts < :until AND :since IS NOT NULL", None),  # in a string
+    ("SELECT * FROM usage_log WHERE ts >= {since} AND ts < :until", "'{since}' is not a placeholder"),
+    ("SELECT * FROM usage_log WHERE ts >= %(since)s AND ts < :until", "'%(since)s' is not a placeholder"),
+    ("SELECT 'x\\', (DELETE FROM usage_log), '' WHERE :since < :until", "'DELETE' is not allowed"),
+    ("SELECT 'x\\'', (DELETE FROM usage_log), 'y' WHERE :since < :until", "'DELETE' is not allowed"),
+])
+def test_other_parameter_styles_and_hidden_writes_are_refused(query, expected):
+    problems = validate_query(query)
+    if expected is None:
+        assert problems == []
+    else:
+        assert any(p.startswith("query: ") and expected in p for p in problems), problems

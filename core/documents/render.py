@@ -1,0 +1,174 @@
+"""Rendering documents: a context of plain, already-formatted values → a Jinja2 template → HTML → PDF.
+
+Templates are edited by finance staff, so they run in Jinja2's *sandbox* (no attribute access to Python
+internals, no imports, no file system) with autoescaping on: a template can lay out the values it is given and
+nothing else. Amounts arrive formatted ("$1,250.00") — computed by the billing engine, never by a template —
+so a template cannot make a document disagree with the ledger. The built-in templates live in ``defaults/``;
+a business entity's own version, when saved, replaces them (:mod:`core.documents.templates`).
+
+The context of an invoice (:func:`invoice_context`):
+
+- ``doc``: title, number, is_draft, status, currency, issue_date, due_date, period, terms, notes
+- ``seller``: name, legal_name, address_lines, tax_id, email, logo (a data: URI or "")
+- ``customer``: name, external_id, email, address_lines, tax_id
+- ``lines``: description, breakdown (how it was calculated), period, quantity, amount, indent (1 = under the
+  line above: add-ons and modifier steps), kind
+- ``totals``: subtotal, taxes (label, amount), total, credits_applied, paid, credited, amount_due
+- ``payment``: link (online payment page, when there is one), instructions
+"""
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from sqlmodel import Session, select
+
+from core.billing.periods import format_period
+from core.errors import UserError
+from core.invoicing.service import amount_due, get_invoice, invoice_lines
+from core.models import BusinessEntity, Contract, Customer
+from core.money import ZERO, format_money, format_number, round_money
+
+DEFAULTS = Path(__file__).parent / "defaults"
+TOTAL_KINDS = ("tax", "wallet")  # lines shown under the totals rather than in the table
+
+
+class TemplateProblem(UserError):
+    """The template cannot be rendered; the message names the line when Jinja2 knows it."""
+
+
+@lru_cache(maxsize=2)
+def _env(escape: bool) -> SandboxedEnvironment:
+    return SandboxedEnvironment(autoescape=escape, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def _render(source: str, context: dict, escape: bool) -> str:
+    env = _env(escape)
+    try:
+        template = env.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(f"template line {exc.lineno}: {exc.message}") from None
+    try:
+        return template.render(**context)
+    except (TemplateError, ArithmeticError, LookupError, OverflowError, TypeError, ValueError) as exc:
+        # undefined names, sandbox refusals, a template's own arithmetic or indexing going wrong
+        line = _line_of(exc)
+        raise TemplateProblem(f"{f'template line {line}: ' if line else 'template: '}{exc}") from None
+
+
+def _line_of(exc: Exception) -> int | None:
+    """The template line a render error happened on (Jinja2 puts it in the traceback's '<template>' frame)."""
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def render_html(source: str, context: dict) -> str:
+    """An HTML document: every value is escaped."""
+    return _render(source, context, True)
+
+
+def render_text(source: str, context: dict) -> str:
+    """Plain text (an email's subject or message)."""
+    return _render(source, context, False)
+
+
+def render_pdf(html: str) -> bytes:
+    """HTML → PDF bytes (WeasyPrint; imported here so the app does not load it until a PDF is asked for).
+    Only ``data:`` URIs are fetched: a template cannot make the server read files or call out."""
+    from weasyprint import HTML, URLFetcher
+
+    return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=("data",), timeout=2)).write_pdf()
+
+
+# ---- the invoice's context --------------------------------------------------------------------------------
+
+
+def _when(d: date | None) -> str:
+    return f"{d:%-d %B %Y}" if d else ""
+
+
+def _address(*parts: str) -> list[str]:
+    lines: list[str] = []
+    for part in parts:
+        lines.extend(p.strip() for p in (part or "").splitlines() if p.strip())
+    return lines
+
+
+def invoice_context(session: Session, invoice_id: int) -> dict:
+    inv = get_invoice(session, invoice_id)
+    seller = session.get(BusinessEntity, inv.entity_id)
+    cust = session.get(Customer, inv.customer_id)
+    code = inv.currency
+
+    def money(amount) -> str:  # noqa: ANN001
+        return format_money(round_money(amount, code), code)
+
+    table, taxes = [], []
+    for ln in invoice_lines(session, invoice_id):
+        if ln.kind == "tax":
+            taxes.append({"label": ln.description or "Tax", "amount": money(ln.amount)})
+            continue
+        if ln.kind in TOTAL_KINDS:
+            continue
+        table.append({"description": ln.description, "breakdown": ln.breakdown or "", "indent": ln.indent or 0,
+                      "period": format_period(ln.period_start, ln.period_end), "kind": ln.kind,
+                      "quantity": format_number(ln.quantity) if ln.quantity else "",
+                      "amount": money(ln.amount)})
+    if not taxes and inv.tax:
+        taxes.append({"label": "Tax", "amount": money(inv.tax)})
+    terms = ""
+    if inv.contract_id and (contract := session.get(Contract, inv.contract_id)):
+        terms = f"net {contract.payment_terms_days} days" + (", end of month" if contract.payment_terms_eom else "")
+    elif cust.payment_terms_days is not None:
+        terms = f"net {cust.payment_terms_days} days"
+    city = ", ".join(p for p in (cust.city, " ".join(p for p in (cust.region, cust.postal_code) if p)) if p)
+    customer_address = _address(cust.address_line1, city, cust.country)
+    return {
+        "doc": {"title": "Invoice", "number": inv.number or f"Draft #{inv.id}", "is_draft": inv.status == "draft",
+                "status": inv.status, "currency": code, "issue_date": _when(inv.issue_date),
+                "due_date": _when(inv.due_date), "period": format_period(inv.period_start, inv.period_end),
+                "terms": terms, "notes": ""},
+        "seller": {"name": seller.name, "legal_name": seller.legal_name or "",
+                   "address_lines": _address(seller.address, "" if seller.country and seller.address.rstrip()
+                                             .upper().endswith((seller.country, "USA")) else seller.country),
+                   "tax_id": seller.tax_id or "",
+                   "email": seller.email or "", "logo": seller.logo or ""},
+        "customer": {"name": cust.name, "external_id": cust.external_id, "email": cust.email or "",
+                     "address_lines": customer_address, "tax_id": cust.tax_id or ""},
+        "lines": table,
+        "totals": {"subtotal": money(inv.subtotal), "taxes": taxes, "total": money(inv.total),
+                   "credits_applied": money(inv.credits_applied) if inv.credits_applied else "",
+                   "paid": money(inv.amount_paid) if inv.amount_paid else "", "credited": "",
+                   "amount_due": money(amount_due(inv) if inv.status != "void" else ZERO)},
+        "payment": {"link": "", "instructions": seller.payment_instructions or ""},
+    }
+
+
+def invoice_html(session: Session, invoice_id: int, source: str | None = None) -> str:
+    """The invoice in its seller's template (or ``source``, e.g. a template being edited)."""
+    from core.documents.templates import template_for
+
+    if source is None:
+        source = template_for(session, get_invoice(session, invoice_id).entity_id, "invoice")
+    return render_html(source, invoice_context(session, invoice_id))
+
+
+def invoice_pdf(session: Session, invoice_id: int, source: str | None = None) -> bytes:
+    return render_pdf(invoice_html(session, invoice_id, source))
+
+
+def entity_invoices(session: Session, entity_id: int, limit: int = 50) -> list[tuple[int, str]]:
+    """Recent invoices of a seller, for previewing a template on a real document: (id, label)."""
+    from core.models import Invoice
+
+    rows = session.exec(select(Invoice.id, Invoice.number, Invoice.status, Customer.name)
+                        .join(Customer, Customer.id == Invoice.customer_id)
+                        .where(Invoice.entity_id == entity_id).order_by(Invoice.id.desc()).limit(limit))
+    return [(i, f"{n or f'Draft #{i}'} — {name}") for i, n, _s, name in rows]

@@ -1,0 +1,129 @@
+"""Payments: record money received (bank transfer, cheque, cash), split it across the customer's open invoices,
+and see what came in. Whatever is not allocated goes to the customer's wallet and pays its next invoices."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from core import wallet
+from core.customers import find_customers
+from core.invoicing.payments import (
+    MANUAL_METHODS,
+    METHODS,
+    open_invoices,
+    payments_of,
+    record_payment,
+)
+from core.money import CURRENCIES, ZERO, MoneyError, to_decimal
+from ui.format import money
+from ui.state import actor, page_header, run_action, session
+
+me = actor()
+ss = st.session_state
+ss.setdefault("payments_v", 0)
+page_header("Payments", "Record money a customer paid you and say which invoices it settles — one payment can pay "
+            "several invoices. What is not allocated is kept as credit in the customer's wallet and is used on "
+            "their next invoices. Card payments through Stripe arrive here by themselves.")
+
+with session() as s:
+    customers = {c.id: c for c in find_customers(s, limit=100_000)}
+if not customers:
+    st.info("No customers yet: add them on the Customers page.")
+    st.stop()
+
+if flash := ss.pop("payments_flash", None):
+    st.success(flash, icon=":material/payments:")
+
+if me.can("invoices:write"):
+    st.subheader("Record a payment")
+    v = ss["payments_v"]
+    a, b = st.columns([2, 1])
+    cust_id = a.selectbox("Customer", list(customers), index=None, key=f"payments_customer_{v}",
+                          placeholder="Who paid?", format_func=lambda i: f"{customers[i].name} ({customers[i].external_id})")
+    if cust_id is not None:
+        cust = customers[cust_id]
+        with session() as s:
+            open_all = open_invoices(s, cust_id)
+        currencies = sorted({oi.currency for oi in open_all} | {cust.currency})
+        code = b.selectbox("Currency", currencies, index=currencies.index(cust.currency),
+                           key=f"payments_currency_{v}", format_func=lambda c: f"{c} — {CURRENCIES[c][2]}")
+        c1, c2, c3, c4 = st.columns(4)
+        amount_text = c1.text_input("Amount received", key=f"payments_amount_{v}", placeholder="1500.00")
+        method = c2.selectbox("Method", MANUAL_METHODS, format_func=METHODS.get, key=f"payments_method_{v}")
+        received = c3.date_input("Received on", value=date.today(), max_value=date.today(), format="YYYY-MM-DD",
+                                 key=f"payments_date_{v}")
+        reference = c4.text_input("Reference", key=f"payments_ref_{v}", placeholder="bank reference, cheque no.")
+        try:
+            amount = to_decimal(amount_text, field="amount") if amount_text.strip() else ZERO
+        except MoneyError as exc:
+            st.error(str(exc), icon=":material/error:")
+            amount = ZERO
+        invoices = [oi for oi in open_all if oi.currency == code]
+        if not invoices:
+            st.caption(f"{cust.name} has no open {code} invoice: the whole payment goes to their wallet.")
+            allocations = {}
+        else:
+            left, suggested = amount, []
+            for oi in invoices:  # oldest due first, as the service would do
+                part = min(oi.due, max(left, ZERO))
+                suggested.append(part)
+                left -= part
+            frame = pd.DataFrame({"Invoice": [oi.number for oi in invoices],
+                                  "Due date": [oi.due_date for oi in invoices],
+                                  "Amount due": [money(oi.due, code) for oi in invoices],
+                                  "Allocate": [str(p) for p in suggested]})
+            st.caption("Allocations are filled in oldest due date first; change them if the customer said otherwise.")
+            edited = st.data_editor(frame, hide_index=True, width="stretch", disabled=["Invoice", "Due date",
+                                                                                        "Amount due"],
+                                    key=f"payments_alloc_{v}_{code}_{amount}",
+                                    column_config={"Allocate": st.column_config.TextColumn(
+                                        "Allocate", help="How much of this payment settles this invoice")})
+            allocations = {}
+            for oi, text in zip(invoices, edited["Allocate"]):
+                try:
+                    part = to_decimal(str(text or "0"), field=f"allocation to {oi.number}")
+                except MoneyError as exc:
+                    st.error(str(exc), icon=":material/error:")
+                    part = ZERO
+                if part:
+                    allocations[oi.id] = part
+        allocated = sum(allocations.values(), ZERO)
+        rest = amount - allocated
+        st.markdown(f"Allocated **{money(allocated, code)}** of **{money(amount, code)}**"
+                    + (f" — **{money(rest, code)}** goes to the wallet" if rest > 0 else "")
+                    + (f" — **{money(-rest, code)} more than the payment**: lower the allocations" if rest < 0
+                       else ""))
+        if st.button("Record the payment", type="primary", key=f"payments_save_{v}", disabled=amount <= 0):
+            done = run_action(record_payment, me, customer_id=cust_id, currency_code=code, amount=amount_text,
+                              method=method, received_on=received, reference=reference, allocations=allocations)
+            if done is not None:
+                ss["payments_flash"] = (f"Payment of {money(done.amount, code)} from {cust.name} recorded"
+                                        + (f"; {money(done.unallocated, code)} kept in their wallet."
+                                           if done.unallocated else "."))
+                ss["payments_v"] += 1
+                st.rerun()
+else:
+    st.caption("Your role can see payments but not record them; ask someone in Finance.")
+
+st.subheader("Payments received")
+with session() as s:
+    rows = payments_of(s)
+    balances = {(c, k): wallet.balance(s, c, k) for c, k in {(p.customer_id, p.currency) for p in rows}}
+if not rows:
+    st.info("No payment recorded yet.")
+else:
+    st.dataframe(pd.DataFrame(
+        [(p.received_on, customers[p.customer_id].name if p.customer_id in customers else p.customer_id,
+          money(p.amount, p.currency), METHODS.get(p.method, p.method), p.reference,
+          "Failed: " + p.failure if p.status == "failed" else "Received",
+          money(p.unallocated, p.currency) if p.unallocated else "",
+          money(p.refunded, p.currency) if p.refunded else "", p.created_by) for p in rows],
+        columns=["Received", "Customer", "Amount", "Method", "Reference", "Status", "To wallet", "Refunded", "By"]),
+        hide_index=True, width="stretch",
+        column_config={k: st.column_config.TextColumn(alignment="right") for k in ("Amount", "To wallet",
+                                                                                  "Refunded")})
+    st.caption("Wallet balances now: " + "; ".join(
+        f"{customers[c].name}: {money(v, k)}" for (c, k), v in sorted(balances.items()) if v and c in customers)
+        if any(balances.values()) else "No customer has wallet credit.")

@@ -1,0 +1,85 @@
+"""Documents & email, driven as a user would: edit the invoice template with a live preview on a real invoice
+(a broken template names its line and is not saved), set the seller's sender, then email an approved invoice
+from the Invoices page through a real SMTP server and find it in the email log."""
+from __future__ import annotations
+
+from sqlmodel import select
+
+from core.auth import SYSTEM
+from core.db import make_engine, session_scope
+from core.invoicing.service import approve_invoice
+from core.models import DocumentTemplate, Invoice
+from tests.smtp import smtp  # noqa: F401 - the fixture
+from tests.ui.conftest import texts
+
+
+def _approve_first(url: str) -> tuple[int, str, str]:
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as s:
+            inv = s.exec(select(Invoice).where(Invoice.currency == "USD").order_by(Invoice.id)).first()
+            approve_invoice(s, SYSTEM, inv.id)
+            return inv.id, inv.number, inv.currency
+    finally:
+        engine.dispose()
+
+
+def _templates(url: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as s:
+            return [t.body for t in s.exec(select(DocumentTemplate))]
+    finally:
+        engine.dispose()
+
+
+def _button(at, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_edit_the_invoice_template_with_a_live_preview(open_page, demo_db):
+    at = open_page("pages/documents.py", role="finance")
+    assert not at.exception
+    area = next(t for t in at.text_area if t.label == "Template (Jinja2)")
+    assert "{{ doc.title }}" in area.value  # the built-in template
+    area.set_value("<h1>Invoice {{ doc.number }}</h1>\n<p>{{ totals.amout_due }}</p>").run()
+    assert "template line 2" in " ".join(e.value for e in at.error)
+    _button(at, "Save the template").click().run() if not _button(at, "Save the template").disabled else None
+    assert _templates(demo_db) == []  # nothing saved
+    area = next(t for t in at.text_area if t.label == "Template (Jinja2)")
+    area.set_value("<h1>Invoice {{ doc.number }}</h1>\n<p>Due: {{ totals.amount_due }}</p>").run()
+    assert not at.error
+    _button(at, "Save the template").click().run()
+    assert not at.exception
+    assert _templates(demo_db) == ["<h1>Invoice {{ doc.number }}</h1>\n<p>Due: {{ totals.amount_due }}</p>"]
+    assert "saved by finance-user" in texts(at)
+
+
+def test_viewers_see_the_templates_but_cannot_change_them(open_page):
+    at = open_page("pages/documents.py", role="viewer")
+    assert not at.exception
+    assert next(t for t in at.text_area if t.label == "Template (Jinja2)").disabled
+    assert not [b for b in at.button if b.label == "Save the template"]
+
+
+def test_email_an_approved_invoice_from_the_invoices_page(open_page, demo_db, smtp):  # noqa: F811
+    inv_id, number, _ = _approve_first(demo_db)
+    at = open_page("pages/documents.py", role="finance")
+    sender = next(t for t in at.text_input if t.label == "Send emails from")
+    sender.set_value("billing@northwind.example")
+    next(b for b in at.button if b.label == "Save the seller's details").click().run()
+    assert not at.exception
+    at.switch_page("pages/invoices.py").run()
+    picker = next(sb for sb in at.selectbox if sb.label == "Open an invoice")
+    picker.set_value(inv_id).run()
+    at.text_input(key=f"invoices_email_to_{inv_id}").set_value("ap@customer.example").run()
+    at.button(key=f"invoices_email_send_{inv_id}").click().run()
+    assert not at.exception
+    assert "Sent to ap@customer.example." in " ".join(s.value for s in at.success)
+    [(rcpts, msg)] = smtp.messages
+    assert rcpts == ["ap@customer.example"] and "billing@northwind.example" in msg["From"]
+    [pdf] = [p for p in msg.walk() if p.get_filename()]
+    assert pdf.get_filename() == f"invoice-{number}.pdf" and pdf.get_payload(decode=True).startswith(b"%PDF-")
+    at.switch_page("pages/documents.py").run()
+    log = next(df.value for df in at.dataframe if "Attachment" in df.value.columns)
+    assert list(log.iloc[0][["To", "Status", "Attachment"]]) == ["ap@customer.example", "sent", f"invoice-{number}.pdf"]
