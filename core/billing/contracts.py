@@ -106,7 +106,8 @@ def validate_lines(session: Session, lines: list[LineSpec], *, contract_end: dat
     problems: list[str] = []
     if not lines:
         problems.append("lines: a contract needs at least one line")
-    metrics = {m.code for m in session.exec(select(BillableMetric))}
+    metric_rows = {m.code: m for m in session.exec(select(BillableMetric))}
+    metrics = set(metric_rows)
     skus = {p.sku for p in session.exec(select(Product))}
     for i, line in enumerate(lines, start=1):
         label = f"line {i} ({line.description or 'no description'})"
@@ -125,6 +126,12 @@ def validate_lines(session: Session, lines: list[LineSpec], *, contract_end: dat
                 problems.append(f"{label}: there is no billable metric '{line.metric_code}'")
             if line.cadence == "one_time":
                 problems.append(f"{label}: a usage line cannot be one-time")
+            fees = {k for k in ("fixed_fee", "min_fee", "max_fee") if (line.params or {}).get(k) not in (None, "", "0")}
+            if line.pricing_model == "percent" and fees and line.metric_code in metrics \
+                    and metric_rows[line.metric_code].aggregation == "sql":
+                problems.append(f"{label}: per-transaction fees ({', '.join(sorted(fees))}) need the individual "
+                                f"transactions, and the SQL-template metric '{line.metric_code}' only gives totals; "
+                                "use an event metric or drop the fees")
         elif line.fixed_quantity not in (None, ""):
             try:
                 q = to_decimal(line.fixed_quantity, field="quantity")

@@ -379,3 +379,18 @@ def test_validate_template_is_the_sync_check_with_other_placeholders():
     assert validate_template(ONE_CUSTOMER) == []
     assert validate_template("SELECT 'a; DELETE' AS customer_external_id, 1 AS quantity "
                              "WHERE :period_start < :period_end") == []  # inside a string: not a statement
+
+
+def test_percent_fees_per_transaction_cannot_use_a_sql_metric(session, tmp_path):
+    """A SQL template gives totals, not transactions: a percent line with per-transaction fees is refused when the
+    contract is saved (instead of silently billing no fees)."""
+    from core.billing.contracts import LineSpec
+
+    f.seller(session)
+    f.customer(session, "C1")
+    src = create_source(session, SYSTEM, name="W", url=_sqlite_source(tmp_path))
+    _metric(session, src.id, PER_CUSTOMER)
+    with pytest.raises(UserError, match="per-transaction fees \\(fixed_fee\\) need the individual transactions"):
+        f.contract(session, "C1", [LineSpec("Payments", "percent", {"percent": "2.9", "fixed_fee": "0.30"},
+                                            metric_code="warehouse_calls")])
+    f.contract(session, "C1", [LineSpec("Payments", "percent", {"percent": "2.9"}, metric_code="warehouse_calls")])
