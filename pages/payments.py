@@ -17,6 +17,7 @@ from core.invoicing.payments import (
     record_payment,
 )
 from core.money import CURRENCIES, ZERO, MoneyError, to_decimal
+from ui.bank_import import bank_import_panel
 from ui.format import money
 from ui.state import actor, page_header, run_action, session
 
@@ -106,6 +107,8 @@ if me.can("invoices:write"):
                 st.rerun()
 else:
     st.caption("Your role can see payments but not record them; ask someone in Finance.")
+
+bank_import_panel(me)
 
 st.subheader("Payments received")
 with session() as s:
