@@ -29,7 +29,7 @@ run: venv
 	$(PY) -m ui.serve $(RUN_ARGS)
 
 api: venv
-	$(PY) -m uvicorn api.main:app --host 127.0.0.1 --port $${API_PORT:-8000}
+	$(PY) -m uvicorn api.main:app --host 127.0.0.1 --port $${API_PORT:-8000} --loop uvloop --http httptools
 
 test: venv sysdeps
 	@bash scripts/with_postgres.sh bash scripts/with_mariadb.sh bash scripts/run_pytest.sh $(PYTEST_ARGS)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from api.errors import ApiError
@@ -54,6 +54,18 @@ def db_session(engine: Engine = Depends(get_engine)) -> Iterator[Session]:
         session.close()
 
 
+def key_actor(session: Session | Connection, secret: str, scope: str) -> ApiKeyActor:
+    """The key's actor, or ApiError 401 (unknown/revoked key) / 403 (the key lacks ``scope``)."""
+    try:
+        actor = authenticate_key(session, secret)
+    except KeyRefused as exc:
+        raise ApiError(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+    if not actor.can(scope):
+        raise ApiError(403, "forbidden", f"this API key lacks the scope '{scope}'; an admin can create a key "
+                                         "with it on the API keys page")
+    return actor
+
+
 def authenticated(scope: str) -> Callable[..., ApiKeyActor]:
     """A dependency: the key's actor, or 401 (missing/invalid/revoked key) / 403 (key lacks ``scope``)."""
 
@@ -63,14 +75,7 @@ def authenticated(scope: str) -> Callable[..., ApiKeyActor]:
             raise ApiError(401, "unauthorized", "an API key is required: send the header "
                                                 "'Authorization: Bearer <key>'",
                            headers={"WWW-Authenticate": "Bearer"})
-        try:
-            actor = authenticate_key(session, credentials.credentials)
-        except KeyRefused as exc:
-            raise ApiError(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
-        if not actor.can(scope):
-            raise ApiError(403, "forbidden", f"this API key lacks the scope '{scope}'; an admin can create a key "
-                                             "with it on the API keys page")
-        return actor
+        return key_actor(session, credentials.credentials, scope)
 
     dependency.__name__ = f"authenticated_{scope.replace(':', '_')}"
     return dependency

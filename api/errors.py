@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -133,7 +133,11 @@ class ExactJSONRequest(Request):
 
 
 class ExactJSONRoute(APIRoute):
-    """Parses bodies with :class:`ExactJSONRequest` and refuses bodies over MAX_BODY_BYTES with 413."""
+    """Parses bodies with :class:`ExactJSONRequest` and refuses bodies over MAX_BODY_BYTES with 413.
+
+    A subclass may answer some requests itself, before FastAPI's own handling (dependencies, body validation,
+    response model), by overriding :meth:`fast_response`: it returns a response, or None to hand the request
+    (its body already read and parsed once, and kept) to FastAPI's handling as usual."""
 
     def get_route_handler(self):
         handler = super().get_route_handler()
@@ -143,6 +147,11 @@ class ExactJSONRoute(APIRoute):
             if length.isdigit() and int(length) > MAX_BODY_BYTES:
                 return error_response(413, "payload_too_large", f"the body is {int(length):,} bytes; at most "
                                                                 f"{MAX_BODY_BYTES:,} are accepted")
-            return await handler(ExactJSONRequest(request.scope, request.receive))
+            exact = ExactJSONRequest(request.scope, request.receive)
+            response = await self.fast_response(exact)
+            return response if response is not None else await handler(exact)
 
         return exact_handler
+
+    async def fast_response(self, request: ExactJSONRequest) -> Response | None:
+        return None

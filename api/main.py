@@ -1,8 +1,13 @@
 """The Counting House REST API (FastAPI).
 
-Run it (one process, one engine on DATABASE_URL; default: the app's SQLite file under data/):
+Run it (``make api``: one process, one engine on DATABASE_URL; default: the app's SQLite file under data/):
 
-    .venv/bin/uvicorn api.main:app --host 127.0.0.1 --port 8000
+    .venv/bin/uvicorn api.main:app --host 127.0.0.1 --port 8000 --loop uvloop --http httptools
+
+uvloop and httptools (in requirements.txt) are uvicorn's fast event loop and HTTP parser: about twice the
+requests per second of the pure-Python defaults on the same machine (bench/api_ingest.py). One process is right
+for SQLite (one writer at a time). Well-formed ingestion requests are answered without FastAPI's dependency and
+validation machinery (see api/routes_usage.py); the answers are the same either way.
 
 OpenAPI at /openapi.json, interactive docs at /docs. Keys are made on the app's "API keys" page.
 """

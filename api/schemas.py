@@ -90,3 +90,51 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
+
+
+# ---- the common case without the models' validation ----------------------------------------------------------
+# A body that certainly has the documented shape needs no pydantic pass before core.metering.ingest checks each
+# event (the single source of the per-event rules); anything else goes through the models above, which name
+# every problem (422). These accept nothing the models would refuse, and hand on what the models would.
+
+_EVENT_FIELDS = frozenset(EventIn.model_fields)
+_EVENT_REQUIRED = frozenset(n for n, f in EventIn.model_fields.items() if f.is_required())
+_STR = str
+
+
+def plain_event(data: Any) -> dict | None:
+    """``data`` as EventIn would hand it on (a dict of its fields), when it certainly validates; else None."""
+    if type(data) is not dict:
+        return None
+    keys = data.keys()
+    if not (_EVENT_REQUIRED <= keys <= _EVENT_FIELDS):
+        return None
+    for name in _EVENT_REQUIRED:
+        if type(data[name]) is not _STR:
+            return None
+    q = data.get("quantity")
+    if q is not None and type(q) is not _STR:
+        if type(q) is int:  # what EventIn._exact does with a JSON integer
+            data = {**data, "quantity": Decimal(q)}
+        elif type(q) is not Decimal or not q.is_finite():
+            return None
+    props = data.get("properties")
+    if props is not None and type(props) is not dict:
+        return None
+    return data
+
+
+def plain_batch(data: Any) -> list[dict] | None:
+    """The events of a BatchIn body when it certainly validates; else None."""
+    if type(data) is not dict or data.keys() != {"events"}:
+        return None
+    events = data["events"]
+    if type(events) is not list or not 1 <= len(events) <= MAX_BATCH:
+        return None
+    out = []
+    for e in events:
+        checked = plain_event(e)
+        if checked is None:
+            return None
+        out.append(checked)
+    return out

@@ -14,6 +14,9 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
 from core import audit
@@ -113,24 +116,64 @@ def revoke_key(session: Session, actor: Actor, key_id: int) -> ApiKey:
     return key
 
 
-def authenticate_key(session: Session, secret: str, *, now: datetime | None = None) -> ApiKeyActor:
-    """The actor for a secret, or :class:`KeyRefused`. The hash is compared in constant time; ``last_used_at``
-    is written at most once per :data:`LAST_USED_EVERY` (the caller commits)."""
+_KEYS = ApiKey.__table__
+_LOOKUP_COLUMNS = ("id", "name", "key_hash", "scopes", "revoked_at", "last_used_at")
+
+
+def _key_row(conn: Connection, prefix: str) -> tuple | None:
+    """``(id, name, key_hash, scopes, revoked_at, last_used_at)`` of the key with this prefix, read on every
+    request (so a revocation counts from the next request on). On SQLite and PostgreSQL through the driver's own
+    cursor on the session's connection (one indexed lookup, a few microseconds instead of an ORM query), the
+    values converted by the columns' own SQLAlchemy types; elsewhere with a Core select."""
+    dialect = conn.dialect
+    if dialect.name not in ("sqlite", "postgresql"):
+        found = conn.execute(sa_select(*(_KEYS.c[c] for c in _LOOKUP_COLUMNS)).where(_KEYS.c.prefix == prefix))
+        row = found.first()
+        return tuple(row) if row is not None else None
+    mark = "?" if dialect.name == "sqlite" else "%s"
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.execute(f"SELECT {', '.join(_LOOKUP_COLUMNS)} FROM api_key WHERE prefix = {mark}", (prefix,))
+        row = cur.fetchone()
+    finally:
+        cur.close()
+    if row is None:
+        return None
+    procs = _processors.get(dialect)
+    if procs is None:
+        procs = _processors[dialect] = [_KEYS.c[c].type.dialect_impl(dialect).result_processor(dialect, None)
+                                        for c in _LOOKUP_COLUMNS]
+    return tuple(v if p is None or v is None else p(v) for p, v in zip(procs, row))
+
+
+_processors: dict = {}  # dialect -> result processors of _LOOKUP_COLUMNS (built once per dialect)
+
+
+def authenticate_key(session: Session | Connection, secret: str, *, now: datetime | None = None) -> ApiKeyActor:
+    """The actor for a secret, or :class:`KeyRefused`. The key is looked up on every call (nothing cached: a
+    revoked key is refused from the next request on); the hash is compared in constant time; ``last_used_at``
+    is written at most once per :data:`LAST_USED_EVERY` (the caller commits). ``session`` is the caller's
+    transaction: an ORM Session (flushed first, as its autoflush would) or a Core Connection."""
     secret = (secret or "").strip()
     if not secret:
         raise KeyRefused("an API key is required: send the header 'Authorization: Bearer <key>'")
     if not secret.startswith(SECRET_PREFIX) or len(secret) != len(SECRET_PREFIX) + SECRET_RANDOM_CHARS:
         raise KeyRefused("the API key is not valid")
     digest = hash_secret(secret)
-    key = session.exec(select(ApiKey).where(ApiKey.prefix == secret[:PREFIX_LENGTH])).first()
+    if isinstance(session, Session):
+        session.flush()
+        conn = session.connection()
+    else:
+        conn = session
+    row = _key_row(conn, secret[:PREFIX_LENGTH])
     # Compare even when no key has that prefix, so an unknown key takes as long as a wrong one.
-    stored = key.key_hash if key is not None else "0" * 64
-    if not hmac.compare_digest(stored.encode(), digest.encode()) or key is None:
+    stored = row[2] if row is not None else "0" * 64
+    if not hmac.compare_digest(stored.encode(), digest.encode()) or row is None:
         raise KeyRefused("the API key is not valid")
-    if key.revoked_at is not None:
-        raise KeyRefused(f"the API key '{key.prefix}…' was revoked; ask an admin for a new one")
+    key_id, name, _hash, scopes, revoked_at, last_used_at = row
+    if revoked_at is not None:
+        raise KeyRefused(f"the API key '{secret[:PREFIX_LENGTH]}…' was revoked; ask an admin for a new one")
     now = now or utcnow()
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_EVERY:
-        key.last_used_at = now
-        session.add(key)
-    return ApiKeyActor(f"api-key:{key.name}", "api", scopes=frozenset(key.scopes or ()), key_id=key.id or 0)
+    if last_used_at is None or now - last_used_at >= LAST_USED_EVERY:
+        conn.execute(sa_update(_KEYS).where(_KEYS.c.id == key_id).values(last_used_at=now))
+    return ApiKeyActor(f"api-key:{name}", "api", scopes=frozenset(scopes or ()), key_id=key_id or 0)

@@ -12,6 +12,7 @@ transaction; the caller commits.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -19,12 +20,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from core.auth import Actor, require
 from core.errors import UserError
-from core.importers.dbutil import existing_values, now_utc
+from core.importers.dbutil import chunks, now_utc
 from core.importers.usage import (
     _WRITERS,
     UsageRow,
@@ -99,41 +101,109 @@ def _quantity_text(value: object) -> str | None:
     raise ValueError("must be a number or a string such as \"12.5\"")
 
 
-def ingest_events(session: Session, actor: Actor, events: list[dict], *, source: str = "api",
+_KEY_COLUMN = UsageEvent.__table__.c.idempotency_key
+_CUSTOMER_COLUMN = Customer.__table__.c.external_id
+_METRIC_EVENT = BillableMetric.__table__.c.event_name
+_RAW_IN = {  # one parameter however many values (as core.importers.dbutil.value_in), through the driver's cursor
+    "sqlite": "SELECT {col} FROM {table} WHERE {col} IN (SELECT value FROM json_each(?))",
+    "postgresql": "SELECT {col} FROM {table} WHERE {col} IN (SELECT unnest(%s::text[]))",
+}
+_RAW_CHUNK = 50_000  # values per lookup on SQLite/PostgreSQL (as core.importers.dbutil.in_chunk_size)
+_CORE_CHUNK = 1_000  # values per plain IN list elsewhere
+
+
+class _Lookups:
+    """The reads one call needs, in the caller's transaction. On SQLite and PostgreSQL they go through the
+    driver's own cursor (core.importers.dbutil.existing_values' queries without SQLAlchemy's statement and result
+    handling: a lookup of 1,000 keys costs half as much, a single event's a few microseconds); elsewhere
+    through SQLAlchemy Core. Nothing is cached between calls: a customer or metric made meanwhile counts at once,
+    a customer renamed meanwhile no longer matches its old id."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect.name
+        self.cur = conn.connection.driver_connection.cursor() if self.dialect in _RAW_IN else None
+
+    def close(self) -> None:
+        if self.cur is not None:
+            self.cur.close()
+
+    def existing(self, col, values: list[str]) -> set[str]:  # noqa: ANN001
+        """Which of ``values`` are stored in ``col``."""
+        found: set[str] = set()
+        if not values:
+            return found
+        if self.cur is None:
+            for part in chunks(values, _CORE_CHUNK):
+                found.update(self.conn.execute(select(col).where(col.in_(list(part)))).scalars())
+            return found
+        sql = _RAW_IN[self.dialect].format(col=col.name, table=col.table.name)
+        sqlite = self.dialect == "sqlite"
+        for part in chunks(values, _RAW_CHUNK):
+            self.cur.execute(sql, (json.dumps(list(part)) if sqlite else list(part),))
+            found.update([r[0] for r in self.cur.fetchall()])
+        return found
+
+    def metered(self) -> set[str]:
+        """The event names some billable metric counts."""
+        if self.cur is None:
+            return set(self.conn.execute(select(_METRIC_EVENT).distinct()).scalars())
+        self.cur.execute(f"SELECT DISTINCT {_METRIC_EVENT.name} FROM {_METRIC_EVENT.table.name}")
+        return {r[0] for r in self.cur.fetchall()}
+
+
+def _key_text(value: object) -> str:
+    return value.strip() if type(value) is str else (_text(value) or "")
+
+
+def ingest_events(session: Session | Connection, actor: Actor, events: list[dict], *, source: str = "api",
                   now: datetime | None = None) -> IngestResult:
     """Validate and store ``events`` (dicts with idempotency_key, customer_external_id, event_name, timestamp,
     optional quantity and properties). See the module docstring for the policy. Raises IngestConflict when a
-    concurrent call stored the same keys first (the caller rolls back and retries once)."""
+    concurrent call stored the same keys first (the caller rolls back and retries once).
+
+    ``session`` is the caller's transaction: an ORM Session (flushed first, as its autoflush would before a
+    query) or a Core Connection (what the API's common path uses: lighter per request)."""
     require(actor, "usage:write")
     now = now or now_utc()
     span = window(now)
     result = IngestResult()
-    keys = [_text(e.get("idempotency_key")) or "" for e in events]
-    # Values with a NUL character are never looked up (PostgreSQL refuses them); check_event rejects them.
-    stored = existing_values(session, UsageEvent.__table__.c.idempotency_key,
-                             list({k for k in keys if k and "\x00" not in k}))
-    wanted = {c for e in events if (c := _text(e.get("customer_external_id"))) and "\x00" not in c}
-    known_customers = existing_values(session, Customer.__table__.c.external_id, list(wanted))
-    metered = set(session.execute(select(BillableMetric.__table__.c.event_name).distinct()).scalars())
+    if isinstance(session, Session):
+        session.flush()
+        conn = session.connection()
+    else:
+        conn = session
+        if not conn.in_transaction():  # the writes below go through the driver: begin SQLAlchemy's transaction
+            conn.begin()               # so that the caller's commit() commits them (else it would be a no-op)
+    keys = [_key_text(e.get("idempotency_key")) for e in events]
+    wanted = {c for e in events if (c := _key_text(e.get("customer_external_id"))) and "\x00" not in c}
+    lookups = _Lookups(conn)
+    try:
+        # Values with a NUL character are never looked up (PostgreSQL refuses them); check_event rejects them.
+        stored = lookups.existing(_KEY_COLUMN, list({k for k in keys if k and "\x00" not in k}))
+        known_customers = lookups.existing(_CUSTOMER_COLUMN, list(wanted))
+        metered = lookups.metered()
+    finally:
+        lookups.close()
 
     rows: list[UsageRow] = []
     taken: set[str] = set()
+    duplicate, accept, add_row, take = result.duplicates.append, result.accepted.append, rows.append, taken.add
     for i, e in enumerate(events):
         key = keys[i]
         if key and (key in stored or key in taken):
-            result.duplicates.append(key)
+            duplicate(key)
             continue
-        cust, name, raw_ts, q = (e.get("customer_external_id"), e.get("event_name"), e.get("timestamp"),
-                                 e.get("quantity"))
+        get = e.get
+        cust, name, raw_ts, q = get("customer_external_id"), get("event_name"), get("timestamp"), get("quantity")
         problems: list[tuple[str, str]] = []
-        if (type(cust) is str and type(name) is str and type(raw_ts) is str
-                and type(e.get("idempotency_key")) is str
+        if (type(cust) is str and type(name) is str and type(raw_ts) is str and type(get("idempotency_key")) is str
                 and (q is None or type(q) is str or type(q) is Decimal)):
             cust, name, raw_ts = cust.strip(), name.strip(), raw_ts.strip()
             raw_q = None if q is None else str(q)
         else:  # some value of a wrong type: say which, and check the rest as usual
             texts = {}
-            for fld, value in (("idempotency_key", e.get("idempotency_key")), ("customer_external_id", cust),
+            for fld, value in (("idempotency_key", get("idempotency_key")), ("customer_external_id", cust),
                                ("event_name", name), ("timestamp", raw_ts)):
                 t = _text(value)
                 if t is None:
@@ -151,7 +221,7 @@ def ingest_events(session: Session, actor: Actor, events: list[dict], *, source:
             bad = {f for f, _m in problems}
             problems.extend((f, m) for f, _v, m in found if f not in bad)
         props: dict[str, str] = {}
-        raw_props = e.get("properties")
+        raw_props = get("properties")
         if raw_props is not None:
             try:
                 props = clean_properties(raw_props)
@@ -160,13 +230,11 @@ def ingest_events(session: Session, actor: Actor, events: list[dict], *, source:
         if problems:
             result.rejected.extend(Rejection(i, key, f, m) for f, m in problems)
             continue
-        taken.add(key)
-        rows.append(UsageRow(i, key, cust, name, ts, qty, props))
-        result.accepted.append(key)
+        take(key)
+        add_row(UsageRow(i, key, cust, name, ts, qty, props))
+        accept(key)
 
     if rows:
-        session.flush()
-        conn = session.connection()
         write = _WRITERS.get(conn.dialect.name, _insert_core)
         try:
             write(conn, rows, (source or "api")[:_SOURCE_LENGTH], now, lambda _done: None)
