@@ -11,20 +11,8 @@ from sqlmodel import select
 
 from core.catalog import update_entity
 from core.documents.delivery import email_log
-from core.documents.render import (
-    TemplateProblem,
-    entity_invoices,
-    invoice_context,
-    render_pdf,
-)
-from core.documents.templates import (
-    KINDS,
-    render_kind,
-    reset_template,
-    save_template,
-    stored,
-    template_for,
-)
+from core.documents.render import TemplateProblem, context_for, preview_choices, render_pdf
+from core.documents.templates import KINDS, render_kind, reset_template, save_template, stored, template_for
 from core.models import BusinessEntity
 from ui.state import actor, page_header, run_action, session
 
@@ -75,8 +63,6 @@ with tab_details:
         st.image(entity.logo, width=160, caption="The logo on documents")
 
 with tab_templates:
-    with session() as s:
-        invoices = entity_invoices(s, entity_id)
     kind = st.segmented_control("Template", list(KINDS), format_func=lambda k: KINDS[k][0], default="invoice",
                                 key="docs_kind") or "invoice"
     with session() as s:
@@ -85,26 +71,29 @@ with tab_templates:
     st.caption(("This seller's own version, saved by " + own.updated_by + f" on {own.updated_at:%-d %b %Y}.")
                if own else "The built-in version. Change it below; the preview shows the result on a real invoice.")
     key = f"docs_body_{entity_id}_{kind}_{own.updated_at.timestamp() if own else 0}"
-    body = st.text_area("Template (Jinja2)", current, height=380 if kind == "invoice" else 160, key=key,
+    body = st.text_area("Template (Jinja2)", current, height=160 if kind.startswith("invoice_email") else 380, key=key,
                         disabled=not can_edit,
                         help="Values: doc, seller, customer, lines, totals, payment — for example "
                              "{{ doc.number }}, {{ totals.amount_due }}, {% for line in lines %}…{% endfor %}. "
                              "Amounts arrive formatted; a template lays them out and cannot change them.")
-    if not invoices:
-        st.info("Generate an invoice for this seller to preview the template on it.")
+    with session() as s:
+        choices = preview_choices(s, entity_id, kind)
+    if not choices:
+        st.info({"credit_note": "Issue a credit note", "receipt": "Record a payment"}.get(kind, "Generate an invoice")
+                + " for this seller to preview the template on it; it is saved once it renders on a real one.")
     else:
-        ids = [i for i, _ in invoices]
-        labels = dict(invoices)
-        preview_id = st.selectbox("Preview on", ids, format_func=labels.get, key="docs_preview_invoice")
+        ids = [i for i, _ in choices]
+        labels = dict(choices)
+        preview_id = st.selectbox("Preview on", ids, format_func=labels.get, key=f"docs_preview_{kind}")
         try:
             with session() as s:
-                context = invoice_context(s, preview_id)
+                context = context_for(s, kind, preview_id)
             rendered = render_kind(kind, body, context)
         except TemplateProblem as exc:
             st.error(str(exc), icon=":material/error:")
             context = rendered = None
         if rendered is not None:
-            if kind == "invoice":
+            if kind in ("invoice", "credit_note", "receipt"):
                 components.html(rendered, height=900, scrolling=True)
                 st.download_button("Download this preview as PDF", lambda: render_pdf(rendered),
                                    file_name="template-preview.pdf", mime="application/pdf",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.documents.render import document_pdf
 from core.invoicing.credit_notes import EXCESS, credit_notes_of, issue_credit_note
 from core.invoicing.payments import METHODS, allocations_of
 from core.invoicing.service import invoice_lines
@@ -23,10 +24,23 @@ def history(inv: Invoice) -> None:
                   + (f" ({money(n.to_wallet, inv.currency)} to wallet)" if n.to_wallet else "")
                   + (f" ({money(n.refunded, inv.currency)} refunded)" if n.refunded else ""))
                  for n in credit_notes_of(s, inv.id)]
+        docs = [("credit_note", n.id, f"Credit note {n.number}") for n in credit_notes_of(s, inv.id)] + \
+            [("receipt", p.id, f"Receipt R-{p.id:06d}") for a, p in allocations_of(s, inv.id)]
     rows = sorted(paid + notes, key=lambda r: r[0])
     if rows:
         st.dataframe(pd.DataFrame(rows, columns=["Date", "What", "Details", "Amount"]), hide_index=True,
                      width="stretch", column_config={"Amount": st.column_config.TextColumn(alignment="right")})
+    if docs:
+        with st.container(horizontal=True):
+            for kind, object_id, label in docs:
+                st.download_button(label, lambda k=kind, i=object_id: _pdf(k, i), icon=":material/picture_as_pdf:",
+                                   file_name=f"{label.split()[-1].lower()}.pdf", mime="application/pdf",
+                                   key=f"doc_{kind}_{object_id}_{inv.id}")
+
+
+def _pdf(kind: str, object_id: int) -> bytes:
+    with session() as s:
+        return document_pdf(s, kind, object_id)
 
 
 def credit_note_action(inv: Invoice, me) -> str | None:  # noqa: ANN001 - Actor

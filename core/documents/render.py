@@ -151,6 +151,79 @@ def invoice_context(session: Session, invoice_id: int) -> dict:
     }
 
 
+def _seller(seller: BusinessEntity) -> dict:
+    return {"name": seller.name, "legal_name": seller.legal_name or "",
+            "address_lines": _address(seller.address, "" if seller.country and seller.address.rstrip().upper()
+                                      .endswith((seller.country, "USA")) else seller.country),
+            "tax_id": seller.tax_id or "", "email": seller.email or "", "logo": seller.logo or ""}
+
+
+def _customer(cust: Customer) -> dict:
+    city = ", ".join(p for p in (cust.city, " ".join(p for p in (cust.region, cust.postal_code) if p)) if p)
+    return {"name": cust.name, "external_id": cust.external_id, "email": cust.email or "",
+            "address_lines": _address(cust.address_line1, city, cust.country), "tax_id": cust.tax_id or ""}
+
+
+def credit_note_context(session: Session, credit_note_id: int) -> dict:
+    from core.invoicing.credit_notes import credit_note_lines, get_credit_note
+
+    note = get_credit_note(session, credit_note_id)
+    inv = get_invoice(session, note.invoice_id)
+    code = note.currency
+
+    def money(amount) -> str:  # noqa: ANN001
+        return format_money(round_money(amount, code), code)
+
+    return {
+        "doc": {"title": "Credit note", "number": note.number, "currency": code, "issue_date": _when(note.issue_date),
+                "reason": note.reason, "invoice_number": inv.number or f"Draft #{inv.id}",
+                "invoice_date": _when(inv.issue_date)},
+        "seller": _seller(session.get(BusinessEntity, note.entity_id)),
+        "customer": _customer(session.get(Customer, note.customer_id)),
+        "lines": [{"description": ln.description, "amount": money(ln.amount)}
+                  for ln in credit_note_lines(session, note.id)],
+        "totals": {"total": money(note.total), "applied": money(note.applied) if note.applied else "",
+                   "to_wallet": money(note.to_wallet) if note.to_wallet else "",
+                   "refunded": money(note.refunded) if note.refunded else ""},
+    }
+
+
+def receipt_context(session: Session, payment_id: int) -> dict:
+    from core.invoicing.payments import METHODS
+    from core.models import Invoice, Payment, PaymentAllocation
+
+    pay = session.get(Payment, payment_id)
+    if pay is None or pay.status != "succeeded":
+        raise UserError(f"there is no received payment #{payment_id}")
+    code = pay.currency
+
+    def money(amount) -> str:  # noqa: ANN001
+        return format_money(round_money(amount, code), code)
+
+    allocations = session.exec(select(PaymentAllocation, Invoice).join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+                               .where(PaymentAllocation.payment_id == pay.id).order_by(PaymentAllocation.id)).all()
+    return {
+        "doc": {"title": "Payment receipt", "number": f"R-{pay.id:06d}", "currency": code,
+                "received_on": _when(pay.received_on), "method": METHODS.get(pay.method, pay.method),
+                "reference": pay.reference},
+        "seller": _seller(session.get(BusinessEntity, pay.entity_id)),
+        "customer": _customer(session.get(Customer, pay.customer_id)),
+        "allocations": [{"invoice": inv.number, "amount": money(a.amount)} for a, inv in allocations if a.amount],
+        "totals": {"amount": money(pay.amount), "to_wallet": money(pay.unallocated) if pay.unallocated else ""},
+    }
+
+
+def document_pdf(session: Session, kind: str, object_id: int) -> bytes:
+    """The PDF of a credit note or a payment receipt, in its seller's template."""
+    from core.documents.templates import template_for
+
+    context = credit_note_context(session, object_id) if kind == "credit_note" else receipt_context(session, object_id)
+    from core.models import CreditNote, Payment
+
+    row = session.get(CreditNote if kind == "credit_note" else Payment, object_id)
+    return render_pdf(render_html(template_for(session, row.entity_id, kind), context))
+
+
 def invoice_html(session: Session, invoice_id: int, source: str | None = None) -> str:
     """The invoice in its seller's template (or ``source``, e.g. a template being edited)."""
     from core.documents.templates import template_for
@@ -164,11 +237,30 @@ def invoice_pdf(session: Session, invoice_id: int, source: str | None = None) ->
     return render_pdf(invoice_html(session, invoice_id, source))
 
 
-def entity_invoices(session: Session, entity_id: int, limit: int = 50) -> list[tuple[int, str]]:
-    """Recent invoices of a seller, for previewing a template on a real document: (id, label)."""
-    from core.models import Invoice
+def preview_choices(session: Session, entity_id: int, kind: str, limit: int = 50) -> list[tuple[int, str]]:
+    """Recent documents of a seller to try a template of ``kind`` on: (id, label), newest first."""
+    from core.models import CreditNote, Invoice, Payment
 
-    rows = session.exec(select(Invoice.id, Invoice.number, Invoice.status, Customer.name)
+    if kind == "credit_note":
+        rows = session.exec(select(CreditNote.id, CreditNote.number, Customer.name)
+                            .join(Customer, Customer.id == CreditNote.customer_id)
+                            .where(CreditNote.entity_id == entity_id).order_by(CreditNote.id.desc()).limit(limit))
+        return [(i, f"{n} — {name}") for i, n, name in rows]
+    if kind == "receipt":
+        rows = session.exec(select(Payment.id, Payment.received_on, Customer.name)
+                            .join(Customer, Customer.id == Payment.customer_id)
+                            .where(Payment.entity_id == entity_id, Payment.status == "succeeded")
+                            .order_by(Payment.id.desc()).limit(limit))
+        return [(i, f"R-{i:06d} ({when:%-d %b %Y}) — {name}") for i, when, name in rows]
+    rows = session.exec(select(Invoice.id, Invoice.number, Customer.name)
                         .join(Customer, Customer.id == Invoice.customer_id)
                         .where(Invoice.entity_id == entity_id).order_by(Invoice.id.desc()).limit(limit))
-    return [(i, f"{n or f'Draft #{i}'} — {name}") for i, n, _s, name in rows]
+    return [(i, f"{n or f'Draft #{i}'} — {name}") for i, n, name in rows]
+
+
+def context_for(session: Session, kind: str, object_id: int) -> dict:
+    if kind == "credit_note":
+        return credit_note_context(session, object_id)
+    if kind == "receipt":
+        return receipt_context(session, object_id)
+    return invoice_context(session, object_id)

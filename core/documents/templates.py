@@ -20,6 +20,8 @@ KINDS: dict[str, tuple[str, str]] = {  # kind -> (label, file of the built-in ve
     "invoice": ("Invoice document (HTML → PDF)", "invoice.html"),
     "invoice_email_subject": ("Invoice email — subject", "invoice_email_subject.txt"),
     "invoice_email_body": ("Invoice email — message", "invoice_email_body.txt"),
+    "credit_note": ("Credit note (HTML → PDF)", "credit_note.html"),
+    "receipt": ("Payment receipt (HTML → PDF)", "receipt.html"),
 }
 MAX_TEMPLATE_CHARS = 200_000
 

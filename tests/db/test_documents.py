@@ -128,3 +128,24 @@ def test_a_delivery_failure_is_logged_not_lost(session, monkeypatch):
     log = deliver(session, log.id)
     assert log.status == "failed" and "SMTP_HOST is not configured" in log.error
     assert Decimal(str(session.get(Invoice, inv.id).total)) == Decimal("512.58")
+
+
+def test_credit_note_and_receipt_documents(session):
+    from core.documents.render import credit_note_context, document_pdf, receipt_context
+    from core.invoicing.credit_notes import issue_credit_note
+    from core.invoicing.payments import record_payment
+
+    _, inv = _invoice(session)
+    payment = record_payment(session, SYSTEM, customer_id=inv.customer_id, currency_code="USD", amount="600",
+                             method="bank_transfer", received_on=date(2026, 11, 20), reference="WIRE 77")
+    note = issue_credit_note(session, SYSTEM, inv.id, reason="Outage on 3 Oct", amount="12.58")
+    ctx = credit_note_context(session, note.id)
+    assert (ctx["doc"]["number"], ctx["doc"]["invoice_number"], ctx["totals"]["total"]) == \
+        ("CN-000001", inv.number, "$12.58")
+    assert ctx["totals"]["to_wallet"] == "$12.58"  # the invoice was already paid in full
+    receipt = receipt_context(session, payment.id)
+    # $600 paid $512.58 and left $87.42 in the wallet; the credit note took $12.58 of it back to the wallet
+    assert receipt["allocations"] == [{"invoice": inv.number, "amount": "$500.00"}]
+    assert receipt["totals"] == {"amount": "$600.00", "to_wallet": "$100.00"}
+    for kind, object_id in (("credit_note", note.id), ("receipt", payment.id)):
+        assert document_pdf(session, kind, object_id).startswith(b"%PDF-")
