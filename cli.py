@@ -155,6 +155,28 @@ def cmd_sync_sources(session, args) -> str:
     return f"{len(results)} sync{'s' if len(results) != 1 else ''} run"
 
 
+def cmd_email_invoices(session, args) -> str:
+    from core.documents.delivery import deliver, queue_invoice_emails
+
+    logs = [deliver(session, row.id) for row in queue_invoice_emails(session, CLI_ACTOR, args.ids, to=args.to)]
+    sent = sum(1 for row in logs if row.status == "sent")
+    failed = [f"#{row.invoice_id}: {row.error}" for row in logs if row.status != "sent"]
+    return f"{sent} of {len(logs)} emails sent" + (f"; failed: {'; '.join(failed)}" if failed else "")
+
+
+def run_worker() -> int:
+    """The background worker on its own (``make run`` already runs one inside the app)."""
+    from huey.consumer import Consumer
+
+    from core import jobs
+
+    if jobs.huey.immediate:
+        print("JOBS_IMMEDIATE is set: jobs run where they are queued; no worker needed")
+        return 0
+    Consumer(jobs.huey, workers=2, worker_type="thread", periodic=False).run()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m cli", description="Counting House command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -192,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("check-alerts", help="fire usage alerts whose threshold is passed this month (once each)")
     s.add_argument("--date", help="YYYY-MM-DD (default: today)")
     s.set_defaults(func=cmd_check_alerts)
+    s = sub.add_parser("email-invoices", help="email approved invoices to their customers, PDF attached (logged)")
+    s.add_argument("--ids", type=int, nargs="+", required=True)
+    s.add_argument("--to", help="send to these addresses (comma-separated) instead of each customer's own")
+    s.set_defaults(func=cmd_email_invoices)
+    sub.add_parser("worker", help="run the background worker (emails, PDFs) in the foreground")
     s = sub.add_parser("renew-contracts", help="renew (or end) contracts whose term has ended, by their policy")
     s.add_argument("--date", help="YYYY-MM-DD (default: today)")
     s.set_defaults(func=cmd_renew_contracts)
@@ -200,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "worker":
+        return run_worker()
     engine = make_engine()
     try:
         upgrade(engine)

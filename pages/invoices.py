@@ -25,7 +25,12 @@ from core.invoicing.service import (
 from core.money import ZERO
 from ui.draft_edit import edit_lines, one_off_form
 from ui.format import STATUS_LABELS, last_day, money, qty
-from ui.invoice_documents import document_actions
+from ui.invoice_documents import (
+    document_actions,
+    email_progress,
+    queue_addressed,
+    watch,
+)
 from ui.invoice_money import credit_note_action, history
 from ui.state import actor, engine, page_header, run_action, session
 
@@ -170,6 +175,17 @@ else:
             ask("approve", [r.id for r in drafts], f"**Approve {n} invoice{'s' if n != 1 else ''} totalling "
                 f"{totals_text(drafts)}?**", "Each one gets the next invoice number and can no longer be edited, "
                 "regenerated or deleted.", "Approve", "Cancel")
+        unsent = [r for r in rows if r.status in ("approved", "partially_paid")]
+        if unsent and me.can("invoices:write") and st.button(f"Email the {len(unsent)} listed open invoices",
+                                                             icon=":material/forward_to_inbox:",
+                                                             key="invoices_email_all"):
+            if (queued := run_action(queue_addressed, me, [r.id for r in unsent])) is not None:
+                logs, skipped = queued
+                if skipped:
+                    ss["invoices_flash"] = (f"Not emailed — no address on the customer: {', '.join(skipped)}. "
+                                            "Add one on the Customers page.")
+                watch(logs)
+    email_progress()
 
 
 def invoice_detail(inv_id: int) -> None:

@@ -32,6 +32,8 @@ from pathlib import Path
 import pytest
 
 BACKENDS = ["sqlite", "postgres"]
+# Background jobs (emails, PDFs) run at once in the caller during the tests, unless a test starts a worker.
+os.environ.setdefault("JOBS_IMMEDIATE", "1")
 
 
 def _on_ci() -> bool:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.documents.delivery import deliver, email_log, pdf_name, queue_invoice_emails
+from core import jobs
+from core.db import database_url
+from core.documents.delivery import email_log, pdf_name, queue_invoice_emails
 from core.documents.render import invoice_pdf
 from core.models import Customer, Invoice
 from ui.state import run_action, session
@@ -17,6 +19,50 @@ def _pdf(inv_id: int) -> bytes:
 def _send(s, who, inv_id: int, to: str):  # noqa: ANN001, ANN202
     [log] = queue_invoice_emails(s, who, [inv_id], to=to)
     return log.id
+
+
+def queue_addressed(s, who, invoice_ids: list[int]) -> tuple[list[int], list[str]]:  # noqa: ANN001
+    """Queue the invoices whose customers have an email address; name the others (invoice numbers)."""
+    from sqlmodel import select
+
+    from core.models import Customer as C
+    from core.models import Invoice as I
+
+    rows = s.exec(select(I.id, I.number, C.email).join(C, C.id == I.customer_id).where(I.id.in_(invoice_ids))).all()
+    addressed = [i for i, _, email in rows if (email or "").strip()]
+    skipped = [n or f"#{i}" for i, n, email in rows if not (email or "").strip()]
+    logs = queue_invoice_emails(s, who, addressed) if addressed else []
+    return [row.id for row in logs], skipped
+
+
+def watch(log_ids: list[int]) -> None:
+    """Hand queued emails to the background worker and follow them on this page."""
+    jobs.enqueue_emails(log_ids, database_url())
+    st.session_state["email_watch"] = list(log_ids)
+    st.rerun()  # the page shows their progress from the next run on
+
+
+@st.fragment(run_every=2)
+def email_progress() -> None:
+    """Where the emails this person sent last are: queued, sent, failed — refreshed while any is queued."""
+    ids = st.session_state.get("email_watch")
+    if not ids:
+        return
+    with session() as s:
+        rows = [r for r in email_log(s, limit=len(ids) + 200) if r.id in set(ids)]
+    sent = [r for r in rows if r.status == "sent"]
+    failed = [r for r in rows if r.status == "failed"]
+    waiting = len(ids) - len(sent) - len(failed)
+    if waiting:
+        st.progress((len(sent) + len(failed)) / len(ids), text=f"Sending emails: {len(sent)} of {len(ids)} sent"
+                    + (f", {len(failed)} failed" if failed else "") + " — you can keep working meanwhile.")
+        return
+    if sent:
+        st.success(f"Sent to {', '.join(r.recipients for r in sent[:3])}"
+                   + (f" and {len(sent) - 3} more" if len(sent) > 3 else "") + ".",
+                   icon=":material/mark_email_read:")
+    for r in failed:
+        st.error(f"Not sent to {r.recipients}: {r.error}", icon=":material/error:")
 
 
 def document_actions(inv: Invoice, cust: Customer, me) -> None:  # noqa: ANN001 - Actor
@@ -33,15 +79,9 @@ def document_actions(inv: Invoice, cust: Customer, me) -> None:  # noqa: ANN001 
             to = st.text_input("To", value=cust.email, key=f"invoices_email_to_{inv.id}",
                                help="One or more addresses, separated by commas.")
             if st.button("Send with the PDF attached", type="primary", key=f"invoices_email_send_{inv.id}"):
-                log_id = run_action(_send, me, inv.id, to)  # queued in its own transaction, then sent
+                log_id = run_action(_send, me, inv.id, to)  # queued in its own transaction
                 if log_id is not None:
-                    with st.spinner("Sending…"), session() as s:
-                        log = deliver(s, log_id)
-                        status, error, recipients = log.status, log.error, log.recipients
-                    if status == "sent":
-                        st.success(f"Sent to {recipients}.", icon=":material/mark_email_read:")
-                    else:
-                        st.error(f"Not sent: {error}", icon=":material/error:")
+                    watch([log_id])
     with session() as s:
         sent = [(e.created_at, e.recipients, e.status, e.error) for e in email_log(s, invoice_id=inv.id, limit=5)]
     if sent:

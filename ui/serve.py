@@ -2,7 +2,8 @@
 
 Once the server is up, while the browser loads the page, a background thread imports the app's own
 modules and checks the schema, so the first visitor's script run does not pay for them (the first page
-shows about a second sooner). Extra arguments go to `streamlit run` unchanged.
+shows about a second sooner); the same thread then starts the background worker that sends the emails and
+PDFs the app queues (core.jobs). Extra arguments go to `streamlit run` unchanged.
 """
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ def _warm() -> None:
         upgrade(engine)
         engine.dispose()
         import pandas  # noqa: F401  (every page after sign-in)
+        from core import jobs
+
+        jobs.start_worker()  # emails and PDFs queued by the app go out from here
     except Exception:  # noqa: BLE001 - warming is an optimisation; the app reports real errors itself
         pass
 

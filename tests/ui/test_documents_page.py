@@ -83,3 +83,20 @@ def test_email_an_approved_invoice_from_the_invoices_page(open_page, demo_db, sm
     at.switch_page("pages/documents.py").run()
     log = next(df.value for df in at.dataframe if "Attachment" in df.value.columns)
     assert list(log.iloc[0][["To", "Status", "Attachment"]]) == ["ap@customer.example", "sent", f"invoice-{number}.pdf"]
+
+
+def test_email_every_listed_open_invoice_at_once(open_page, demo_db, smtp):  # noqa: F811
+    engine = make_engine(demo_db)
+    try:
+        with session_scope(engine) as s:
+            ids = [i.id for i in s.exec(select(Invoice).order_by(Invoice.id).limit(3))]
+            for i in ids:
+                approve_invoice(s, SYSTEM, i)
+    finally:
+        engine.dispose()
+    at = open_page("pages/invoices.py", role="finance")
+    at.button(key="invoices_email_all").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Sent to " in " ".join(s.value for s in at.success) and "and" not in at.success[0].value
+    assert len(smtp.messages) == 3
+    assert all(m.get_content_type() == "multipart/mixed" for _, m in smtp.messages)

@@ -1,0 +1,88 @@
+"""Background work (huey): documents and emails leave outside the user's transaction.
+
+Approving, or pressing "email", only writes rows (``queued`` entries in the email log) and enqueues a job; a
+worker renders the PDFs and talks to the mail server, one email at a time, each in its own transaction, and the
+log's statuses are the progress the app shows. A failure is recorded on its email and never undoes an approval.
+
+The queue is a SQLite file beside the database (``JOBS_PATH``, default ``data/jobs.sqlite3``), whatever the app's
+database is. ``make run`` starts an in-process worker with the app (:func:`start_worker`, from ``ui.serve``);
+``python -m cli worker`` runs one on its own. ``JOBS_IMMEDIATE=1`` runs jobs at once in the caller (tests, and a
+one-off CLI use without a worker).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from huey import MemoryHuey, SqliteHuey
+from huey.consumer import Consumer
+
+from core.db import DATA_DIR
+
+log = logging.getLogger(__name__)
+
+
+def _queue():  # noqa: ANN202
+    if os.environ.get("JOBS_IMMEDIATE", "").strip().lower() in ("1", "true", "yes"):
+        return MemoryHuey("countinghouse", immediate=True)
+    path = Path(os.environ.get("JOBS_PATH") or DATA_DIR / "jobs.sqlite3")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("countinghouse", filename=str(path), results=False)
+
+
+huey = _queue()
+
+
+@huey.task(retries=2, retry_delay=30)
+def deliver_emails(log_ids: list[int], database_url: str | None = None) -> None:
+    """Send queued emails, each in its own transaction (one failing does not stop the others)."""
+    from core.db import make_engine, session_scope
+    from core.documents.delivery import deliver
+
+    engine = make_engine(database_url)
+    try:
+        for log_id in log_ids:
+            try:
+                with session_scope(engine) as s:
+                    deliver(s, log_id)
+            except Exception:  # noqa: BLE001 - recorded on the email where possible; the next one still goes
+                log.exception("email %s could not be delivered", log_id)
+    finally:
+        engine.dispose()
+
+
+def enqueue_emails(log_ids: list[int], database_url: str | None = None) -> None:
+    if log_ids:
+        deliver_emails(list(log_ids), database_url)
+
+
+class _InProcessConsumer(Consumer):
+    """A consumer living in the app's process: worker threads, no signal handlers (the app owns those)."""
+
+    def _set_signal_handlers(self) -> None:  # noqa: D401 - huey's hook
+        pass
+
+
+_started: list[Consumer] = []
+_lock = threading.Lock()
+
+
+def start_worker(workers: int = 1) -> Consumer | None:
+    """Start the in-process worker once (no-op in immediate mode)."""
+    if huey.immediate:
+        return None
+    with _lock:
+        if not _started:
+            consumer = _InProcessConsumer(huey, workers=workers, worker_type="thread", periodic=False,
+                                          check_worker_health=False)
+            consumer.start()
+            _started.append(consumer)
+        return _started[0]
+
+
+def stop_worker() -> None:
+    with _lock:
+        while _started:
+            _started.pop().stop(graceful=True)
