@@ -19,13 +19,15 @@ from sqlalchemy.engine import Engine
 
 from api.deps import get_engine
 from api.errors import MAX_BATCH, ApiError, install_handlers
+from api.routes_stripe import router as stripe_router
 from api.routes_usage import router as usage_router
 from api.schemas import ErrorOut, Health
 
 DESCRIPTION = f"""
 Send usage events to Counting House from your systems.
 
-**Authentication.** Every `/v1` endpoint except `/v1/health` needs an API key, made by an admin on the app's
+**Authentication.** Every `/v1` endpoint except `/v1/health` and the Stripe webhook (`/v1/stripe/webhook`,
+verified by its `Stripe-Signature` instead) needs an API key, made by an admin on the app's
 *API keys* page and shown once: `Authorization: Bearer ch_live_…`. A missing, unknown or revoked key gets
 **401**; a key without the needed scope (`usage:write` to send events) gets **403**.
 
@@ -53,6 +55,7 @@ floating point), at most 6 decimals, never negative.
 app = FastAPI(title="Counting House API", version="1", description=DESCRIPTION)
 install_handlers(app)
 app.include_router(usage_router)
+app.include_router(stripe_router)
 
 
 @app.get("/v1/health", response_model=Health, tags=["health"], summary="Is the API up and its database reachable",

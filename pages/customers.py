@@ -6,13 +6,26 @@ from zoneinfo import available_timezones
 import pandas as pd
 import streamlit as st
 
-from core.customers import create_customer, find_customers, get_customer, update_customer, validate_customer
+from core.customers import (
+    create_customer,
+    find_customers,
+    get_customer,
+    update_customer,
+    validate_customer,
+)
 from core.db import session_scope
 from core.errors import UserError
 from core.importers.countries import COUNTRIES
-from core.importers.customers import FIELDS, PRESETS, export_customers, import_customers, preview_customers
+from core.importers.customers import (
+    FIELDS,
+    PRESETS,
+    export_customers,
+    import_customers,
+    preview_customers,
+)
 from core.importers.files import write_csv
 from core.money import CURRENCIES
+from ui import stripe_ui
 from ui.state import actor, engine, page_header, session
 from ui.uploads import Upload, upload_panel
 
@@ -152,6 +165,9 @@ with tab_edit:
             st.info("Your role can look at customers but not change them.")
         customer_form(f"customers_edit_{picked}_{nonce}", current, "Save changes",
                       lambda s, data: update_customer(s, me, picked, data))
+        if msg := stripe_ui.customer_panel(picked, me):
+            st.session_state["customers_flash"] = msg
+            st.rerun()
 
 with tab_import:
     st.caption("Upload a CSV or Excel file with one customer per row. Existing customer ids are updated, new ones "

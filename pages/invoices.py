@@ -23,6 +23,7 @@ from core.invoicing.service import (
     regenerate_draft,
 )
 from core.money import ZERO
+from ui import stripe_ui
 from ui.draft_edit import edit_lines, one_off_form
 from ui.format import STATUS_LABELS, last_day, money, qty
 from ui.invoice_documents import (
@@ -86,8 +87,9 @@ def _confirm_body() -> None:
             done = run_action(approve_invoices, me, c["target"])
             if done:
                 first, last = done[0].number, done[-1].number
-                flash(f"{len(done)} invoices approved and numbered {first} to {last}." if len(done) > 1
-                      else f"Invoice approved and numbered {first}.")
+                note = stripe_ui.after_approval(me, [i.id for i in done])  # after the approval committed
+                flash((f"{len(done)} invoices approved and numbered {first} to {last}." if len(done) > 1
+                       else f"Invoice approved and numbered {first}.") + (f" {note}" if note else ""))
         elif run_action(_delete, me, c["target"]):
             ss.pop("invoices_open_id", None)
             flash(c["done"])
@@ -230,6 +232,8 @@ def invoice_detail(inv_id: int) -> None:
         document_actions(inv, cust, me)
         if inv.status != "draft":
             history(inv)
+            if charged := stripe_ui.charge_action(inv, cust, me):
+                flash(charged)
             if done := credit_note_action(inv, me):
                 flash(done)
             st.caption(f"Approved by {inv.approved_by or 'unknown'} on {inv.approved_at:%-d %b %Y}. An approved invoice "
@@ -248,8 +252,9 @@ def invoice_detail(inv_id: int) -> None:
             if me.can("invoices:approve") and st.button("Approve", type="primary", icon=":material/verified:",
                                                           key="invoices_approve"):
                 if (done := run_action(approve_invoice, me, inv_id)) is not None:
+                    note = stripe_ui.after_approval(me, [done.id])  # after the approval committed
                     flash(f"Invoice approved and numbered {done.number} ({cust.name}, {period}, "
-                          f"{money(done.total, code)}).")
+                          f"{money(done.total, code)})." + (f" {note}" if note else ""))
             if me.can("invoices:write") and st.button("Regenerate", icon=":material/refresh:", key="invoices_regen",
                                                       help="Recalculate from the current usage and contract."):
                 if (done := run_action(regenerate_draft, me, inv_id)) is not None:

@@ -9,6 +9,7 @@ from core.invoicing.credit_notes import EXCESS, credit_notes_of, issue_credit_no
 from core.invoicing.payments import METHODS, allocations_of
 from core.invoicing.service import invoice_lines
 from core.models import Invoice
+from ui import stripe_ui
 from ui.format import money
 from ui.state import run_action, session
 
@@ -70,7 +71,8 @@ def credit_note_action(inv: Invoice, me) -> str | None:  # noqa: ANN001 - Actor
                           key=f"cn_excess_{inv.id}")
         if st.button("Issue the credit note", type="primary", key=f"cn_issue_{inv.id}"):
             note = run_action(issue_credit_note, me, inv.id, reason=reason, lines=lines,
-                              amount=amount if how == "An amount" else None, excess=excess)
+                              amount=amount if how == "An amount" else None, excess=excess,
+                              refund_through=stripe_ui.refunder(me))
             if note is not None:
                 return (f"Credit note {note.number} issued for {money(note.total, code)}"
                         + (f"; {money(note.to_wallet, code)} to the customer's wallet" if note.to_wallet else "")

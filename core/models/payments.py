@@ -2,7 +2,7 @@ from datetime import date
 from decimal import Decimal
 
 from pydantic import NaiveDatetime
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from core.models.common import money_column, quantity_column, utcnow
@@ -46,6 +46,9 @@ class Payment(SQLModel, table=True):
     allocated went to the customer's wallet."""
 
     __tablename__ = "payment"
+    # one recorded outcome per provider payment (the charge's answer and its webhook cannot both record it)
+    __table_args__ = (Index("uq_payment_provider_outcome", "provider", "provider_id", "status", unique=True,
+                            sqlite_where=text("provider <> ''"), postgresql_where=text("provider <> ''")),)
     id: int | None = Field(default=None, primary_key=True)
     entity_id: int = Field(foreign_key="business_entity.id", index=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)

@@ -118,3 +118,7 @@ def avatax_server():
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# localstripe (a fake Stripe, from PyPI) for tests/connectors/test_stripe.py: started by the tests themselves
+from tests.stripe_server import localstripe, stripe_env  # noqa: E402,F401
