@@ -54,7 +54,7 @@ if me.can("usage:write"):
     upload_panel(Upload(key="usage_import", noun=("usage event", "usage events"),
                         preview=lambda s, data, name: preview_usage(s, data, name),
                         commit=lambda s, data, name, progress: import_usage(s, me, data, name, progress=progress),
-                        count=lambda r: len(r.rows)), can_write=True)
+                        count=lambda r: r.accepted_rows), can_write=True)
 else:
     st.caption("Your role can look at usage but not upload it; ask someone in Ops or Finance.")
 

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import UserError
-from core.importers.files import ImportFileError, read_table
+from core.importers.files import ImportFileError, read_head
 from core.importers.report import ImportReport
 from ui.state import session
 
@@ -55,8 +55,8 @@ def _preview(spec: Upload, file) -> tuple[ImportReport, pd.DataFrame | None, int
     with st.spinner(f"Checking {file.name}…"):
         with session() as s:
             report = spec.preview(s, data, file.name)
-        try:
-            head = read_table(data, file.name).head(PREVIEW_ROWS)
+        try:  # the first rows only: a usage file may hold a million
+            head = None if report.unreadable else read_head(data, file.name, PREVIEW_ROWS)
         except ImportFileError:
             head = None
     n = spec.count(report)

@@ -4,16 +4,24 @@ Everything read is text: no cell ever becomes a float. The importers parse each 
 (Decimals, dates) so they can say which row and column is wrong. The returned DataFrame's index is the
 row number the user sees in a spreadsheet (header = row 1), so messages point at the right line even
 when blank rows were skipped.
+
+Large uploads are read as a stream (:func:`stream_rows`): chunks of rows as the CSV reader goes, with the
+same checks and messages as :func:`read_table`, so an importer never holds a million rows of cells at once.
+Problems that concern the whole file (a value beyond the last header, a column with values but no header,
+a header used twice) are only known once every row has been read: the stream raises them at its end, and
+the importer then throws away what it had checked.
 """
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from operator import itemgetter
 from pathlib import PurePath
 
 import pandas as pd
@@ -85,6 +93,58 @@ def read_columns(data: bytes, filename: str) -> Columns:
     cells = list(zip(*rows)) if rows else [() for _ in columns]
     del rows
     return Columns(dict(zip(columns, cells)), index, header_row, notes)
+
+
+Chunk = list[tuple[int, list[str]]]  # (spreadsheet row number, the kept columns' cells) per data row
+
+
+@dataclass
+class RowStream:
+    """An upload being read: the kept ``columns`` (header cells, trimmed), the header's row, notes for the user,
+    and ``chunks`` — lists of ``(row number, cells)`` for the non-blank data rows, in file order. Iterating
+    ``chunks`` raises :class:`ImportFileError` at the first unreadable record, or after the last chunk when
+    the file as a whole has problems (the same ones, with the same messages, as :func:`read_table`).
+    ``estimated_rows`` is an upper bound of the data rows (line count), for progress reports."""
+
+    columns: list[str]
+    header_row: int
+    notes: list[str]
+    chunks: Iterator[Chunk]
+    estimated_rows: int
+
+
+def stream_rows(data: bytes, filename: str, chunk_rows: int = 50_000) -> RowStream:
+    """:func:`read_table`'s reading and checks, as a stream of chunks of at most ``chunk_rows`` rows.
+
+    Raises :class:`ImportFileError` at once for what is known before the rows (empty file, wrong type, no
+    header); later problems come out of ``chunks``."""
+    records, notes = _records(data, filename)
+    it = iter(records)
+    header_row, header = _header(it)
+    checker = _RowChecker(header)
+    if isinstance(records, list):  # a workbook's rows, already read
+        estimate = len(records) - 1
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        estimate = data.count(b"\n\x00") + 1 - header_row
+    else:  # lines after the header (a value holding a line break makes this a little high)
+        estimate = data.count(b"\n") + 1 - header_row
+    return RowStream(checker.columns, header_row, notes, _chunks(it, checker, max(int(chunk_rows), 1), header_row),
+                     max(estimate, 1))
+
+
+def read_head(data: bytes, filename: str, rows: int) -> pd.DataFrame:
+    """The first ``rows`` data rows as :func:`read_table` would show them (index = row number), reading no
+    further than needed. Raises :class:`ImportFileError` when the start of the file cannot be read."""
+    stream = stream_rows(data, filename, rows)
+    first: Chunk = []
+    for chunk in stream.chunks:  # (blank lines make a chunk short)
+        first.extend(chunk[:rows - len(first)])
+        if len(first) >= rows:
+            break
+    frame = pd.DataFrame([v for _r, v in first], columns=stream.columns,
+                         index=pd.Index([r for r, _v in first], name="row"), dtype=object)
+    frame.attrs["header_row"] = stream.header_row
+    return frame
 
 
 def _records(data: bytes, filename: str) -> tuple[Iterable[tuple[int, list[str]]], list[str]]:
@@ -179,9 +239,11 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _csv_records(data: bytes, *, delimiter: str | None) -> Iterable[tuple[int, list[str]]]:
+def _csv_records(data: bytes, *, delimiter: str | None) -> Iterator[tuple[int, list[str]]]:
+    """The file's records as ``(row number, cells)``, read as they are asked for. The checks of the whole text
+    (empty, binary, encoding) run now; a quote that never closes raises when the reader gets there."""
     text, encoding = _decoded(data)
-    if not text.strip():
+    if not text or text.isspace():  # not text.strip(): that copies the whole text
         raise ImportFileError("the file is empty")
     if "\x00" in text:
         raise ImportFileError("this file is not a CSV text file (it contains binary data)")
@@ -191,19 +253,20 @@ def _csv_records(data: bytes, *, delimiter: str | None) -> Iterable[tuple[int, l
     else:  # decode again as the reader goes: io.StringIO would copy the text at 4 bytes a character
         source = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
     del text
+    return _csv_iter(source, delimiter)
+
+
+def _csv_iter(source: io.TextIOBase, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     old_limit = csv.field_size_limit(MAX_FIELD_CHARS)
-    records: list[tuple[int, list[str]]] = []
-    row = 0
+    counter = itertools.count(1)
     try:
-        reader = csv.reader(source, delimiter=delimiter)
-        for row, values in enumerate(reader, start=1):
-            records.append((row, values))
+        yield from zip(counter, csv.reader(source, delimiter=delimiter))  # no Python code per record
     except csv.Error:
+        row = next(counter) - 1  # zip took the bad record's number before the reader failed on it
         msg = "a quote mark (\") that opens a value here is never closed, or a value is far too long"
-        raise ImportFileError(f"row {row + 1}: {msg}", [RowError(row + 1, "", "", msg)]) from None
+        raise ImportFileError(f"row {row}: {msg}", [RowError(row, "", "", msg)]) from None
     finally:
         csv.field_size_limit(old_limit)
-    return records
 
 
 def _xlsx_records(data: bytes) -> tuple[list[tuple[int, list[str]]], list[str]]:
@@ -317,62 +380,126 @@ def _table(records: Iterable[tuple[int, list[str]]]) -> pd.DataFrame:
 def _checked_rows(records: Iterable[tuple[int, list[str]]]) -> tuple[int, list[str], list[list[str]], list[int]]:
     """Header + rows -> (header row, kept column names, rows, row numbers); checks the header and ragged rows."""
     it = iter(records)
-    header_row, header = 0, None
-    for header_row, values in it:
-        if any(v.strip() for v in values):
-            header = [v.strip() for v in values]
-            break
-    if header is None:
-        raise ImportFileError("the file is empty")
-    width = len(header)
+    header_row, header = _header(it)
+    checker = _RowChecker(header)
     rows: list[list[str]] = []
     index: list[int] = []
-    extra_cols: dict[int, int] = {}  # column position beyond the header -> first row with a value there
+    take = checker.take
     for row_no, values in it:
-        if len(values) < width:
-            values = values + [""] * (width - len(values))
-        elif len(values) > width:
-            for pos in range(width, len(values)):
-                if values[pos].strip():
-                    extra_cols.setdefault(pos, row_no)
-            values = values[:width]
-        if not any(v.strip() for v in values):
-            continue
-        rows.append(values)
-        index.append(row_no)
-    problems: list[RowError] = []
-    for pos, row_no in sorted(extra_cols.items()):
-        problems.append(RowError(row_no, f"column {get_column_letter(pos + 1)}", "",
-                                 f"row {row_no} has a value in column {get_column_letter(pos + 1)}, which has no "
-                                 "header (in a CSV file, a comma inside a value needs quotes around the value)"))
-    # headers: blank headers over data, duplicates
-    seen: dict[str, int] = {}
-    keep: list[int] = []
-    for pos, name in enumerate(header):
-        letter = get_column_letter(pos + 1)
-        if not name:
-            if any(r[pos].strip() for r in rows):
-                problems.append(RowError(header_row, f"column {letter}", "",
-                                         f"column {letter} has values but no header; add a header or delete it"))
-            continue  # an empty unnamed column (a trailing comma) is nothing
-        key = name.casefold()
-        if key in seen:
-            first = header[seen[key]]
-            problems.append(RowError(header_row, name, name,
-                                     f"the column '{first}' appears twice (columns "
-                                     f"{get_column_letter(seen[key] + 1)} and {letter}); rename or delete one"))
-            continue
-        seen[key] = pos
-        keep.append(pos)
-    if problems:
-        raise ImportFileError("; ".join(str(p.message) for p in problems[:3])
-                              + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""), problems)
-    if not rows:
-        raise ImportFileError("the file has a header but no rows")
-    columns = [header[p] for p in keep]
-    if len(keep) != width:
-        rows = [[r[p] for p in keep] for r in rows]
-    return header_row, columns, rows, index
+        kept = take(row_no, values)
+        if kept is not None:
+            rows.append(kept)
+            index.append(row_no)
+    checker.rows = len(rows)
+    checker.finish(header_row)
+    return header_row, checker.columns, rows, index
+
+
+def _header(it: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]]:
+    """The first non-blank record: (its row number, its cells trimmed)."""
+    for header_row, values in it:
+        if any(v.strip() for v in values):
+            return header_row, [v.strip() for v in values]
+    raise ImportFileError("the file is empty")
+
+
+class _RowChecker:
+    """The checks of data rows against the header, one row at a time: short rows are padded, cells beyond the
+    header must be empty, columns without a header must be empty, a header may appear once (the first one is
+    kept). :meth:`finish` raises what was found, in one :class:`ImportFileError`."""
+
+    def __init__(self, header: list[str]):
+        self.header = header
+        self.width = len(header)
+        self.extra_cols: dict[int, int] = {}  # column position beyond the header -> first row with a value there
+        self.blank = [pos for pos, name in enumerate(header) if not name]
+        self.blank_filled: set[int] = set()
+        self.seen: dict[str, int] = {}
+        self.duplicates: dict[int, int] = {}  # position of a repeated header -> position of its first use
+        keep = []
+        for pos, name in enumerate(header):
+            if not name:
+                continue
+            key = name.casefold()
+            if key in self.seen:
+                self.duplicates[pos] = self.seen[key]
+                continue
+            self.seen[key] = pos
+            keep.append(pos)
+        self.keep = keep if len(keep) != self.width else None
+        self.columns = [header[p] for p in keep]
+        self.rows = 0  # non-blank data rows, counted by the caller
+
+    def take(self, row_no: int, values: list[str]) -> list[str] | None:
+        """The row's cells for the kept columns, or None for a blank row (not counted)."""
+        width = self.width
+        if len(values) != width:
+            if len(values) < width:
+                values = values + [""] * (width - len(values))
+            else:
+                for pos in range(width, len(values)):
+                    if values[pos].strip():
+                        self.extra_cols.setdefault(pos, row_no)
+                values = values[:width]
+        if not (values[0].strip() or any(v.strip() for v in values)):
+            return None
+        for pos in self.blank:
+            if values[pos].strip():
+                self.blank_filled.add(pos)
+        if self.keep is not None:
+            values = [values[p] for p in self.keep]
+        return values
+
+    def finish(self, header_row: int) -> None:
+        problems: list[RowError] = []
+        for pos, row_no in sorted(self.extra_cols.items()):
+            problems.append(RowError(row_no, f"column {get_column_letter(pos + 1)}", "",
+                                     f"row {row_no} has a value in column {get_column_letter(pos + 1)}, which has "
+                                     "no header (in a CSV file, a comma inside a value needs quotes around the "
+                                     "value)"))
+        for pos, name in enumerate(self.header):
+            letter = get_column_letter(pos + 1)
+            if not name:
+                if pos in self.blank_filled:
+                    problems.append(RowError(header_row, f"column {letter}", "",
+                                             f"column {letter} has values but no header; add a header or delete it"))
+            elif pos in self.duplicates:
+                first = self.duplicates[pos]
+                problems.append(RowError(header_row, name, name,
+                                         f"the column '{self.header[first]}' appears twice (columns "
+                                         f"{get_column_letter(first + 1)} and {letter}); rename or delete one"))
+        if problems:
+            raise ImportFileError("; ".join(str(p.message) for p in problems[:3])
+                                  + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""), problems)
+        if not self.rows:
+            raise ImportFileError("the file has a header but no rows")
+
+
+def _chunks(it: Iterator[tuple[int, list[str]]], checker: _RowChecker, size: int, header_row: int) -> Iterator[Chunk]:
+    """Checked rows in chunks of ``size``; the whole-file checks run after the last chunk."""
+    take = checker.take
+    width = checker.width
+    plain = not checker.blank and checker.keep is None
+    cells = itemgetter(1)
+    first = itemgetter(0)
+    while True:
+        records = list(itertools.islice(it, size))
+        if not records:
+            break
+        if plain and all(map(width.__eq__, map(len, map(cells, records)))) and all(
+                map(str.strip, map(first, map(cells, records)))):
+            chunk = records  # every row full width, none blank: nothing to change (checked without a Python loop)
+        else:
+            chunk = []
+            for row_no, values in records:
+                kept = take(row_no, values)
+                if kept is not None:
+                    chunk.append((row_no, kept))
+        del records
+        checker.rows += len(chunk)
+        if chunk:  # (a run of blank lines can leave one empty)
+            yield chunk
+    checker.finish(header_row)
 
 
 # ---- writing ----------------------------------------------------------------------------------------------

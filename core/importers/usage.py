@@ -3,17 +3,47 @@
 Columns: idempotency_key, customer_external_id, event_name, timestamp, quantity (optional); every other
 column becomes a string property of the event, and a ``properties`` column holding a JSON object is
 merged in. Events whose key is already stored are skipped and reported as duplicates (re-uploading a file
-counts nothing twice). Built for files of hundreds of thousands of rows: one pass in Python, a handful of
-queries (never one per row), no ORM objects.
+counts nothing twice). A file with any problem imports nothing, and the report lists every problem in it.
+
+Time window: an upload accepts timestamps from ``UPLOAD_MAX_AGE_DAYS`` days ago (default 1096, three years:
+back-filling old usage is what uploads are for) to ``UPLOAD_MAX_FUTURE`` ahead (default ``1d``; also
+``12h``, ``30m``, ``90s`` or plain seconds), read once per upload; a value that is not a duration leaves the
+default. A row outside it is refused with its row, column and the accepted range. (The REST API has its own,
+narrower window: ``INGEST_MAX_FUTURE`` / ``INGEST_MAX_AGE_DAYS`` in :mod:`core.metering.ingest`.)
+
+Built for files of a million rows (about 130 MB) in well under 1 GiB. The file is read as a stream, in chunks
+of ``WRITE_CHUNK`` rows (:func:`core.importers.files.stream_rows`); for each chunk:
+
+1. one query finds which of its keys are already stored (skipped when the table held no events when the upload
+   began), one finds its customers not seen before; the metered event names are read once;
+2. each row is checked. The common row — plain key, known customer and metric, ISO timestamp inside the
+   window, plain decimal quantity, no JSON properties — is checked inline and turned straight into the tuple
+   the driver binds (quantity as the scaled integer, timestamp as the text or value the driver wants, properties
+   as JSON text); any other row goes through :func:`check_event`, the rules shared with the API, so every
+   message comes from one place;
+3. while the file has shown no problem, the chunk's tuples are written (``executemany`` on SQLite, ``COPY`` on
+   PostgreSQL, SQLAlchemy Core elsewhere) inside a SAVEPOINT of the caller's transaction, and dropped.
+
+Only the keys of the file (for "this key is already used on row N") and the first ``ROWS_KEPT`` accepted rows
+(``report.rows``, for display; the count is ``report.accepted_rows``) outlive their chunk. At the first
+problem the writing stops, the checking goes on to the end so the report names every bad row, and the
+savepoint is rolled back: nothing of the file is stored. A problem with the file as a whole (found only at its
+end, e.g. a value beyond the last column) does the same. Events get ids in file order (the ``latest``
+aggregation breaks timestamp ties by id). On SQLite, an upload at least as large as the table drops the
+non-unique index of usage_event and builds it again at the end, inside the same savepoint (the UNIQUE key stays,
+so a key stored meanwhile by another upload still aborts the import).
 """
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 
 from sqlalchemy import JSON, BigInteger, String, column, insert, select, table
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +54,7 @@ from core.auth import Actor, require
 from core.errors import UserError
 from core.importers.columns import match_columns
 from core.importers.dbutil import bulk_gc, chunks, existing_values, for_column, now_utc
-from core.importers.files import ImportFileError, read_columns
+from core.importers.files import ImportFileError, stream_rows
 from core.importers.report import Duplicate, ImportReport, RowError
 from core.models import BillableMetric, Customer, UsageEvent
 from core.money import MoneyError, to_decimal
@@ -39,19 +69,28 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "properties": ("properties",),
 }
 REQUIRED = ("idempotency_key", "customer_external_id", "event_name", "timestamp")
-WRITE_CHUNK = 10_000
+WRITE_CHUNK = 50_000  # rows read, looked up, checked and written at a time
+ROWS_KEPT = 1_000  # accepted rows kept in report.rows, for display
 BULK_CACHE_KIB = -131_072  # SQLite page cache during a bulk write: 128 MiB (negative = KiB)
 REINDEX_MIN_ROWS = 100_000  # SQLite: from this many events, secondary indexes may be rebuilt after the write
 MAX_KEY_LENGTH = UsageEvent.__table__.c.idempotency_key.type.length or 200
+DEFAULT_UPLOAD_MAX_FUTURE = timedelta(days=1)
+DEFAULT_UPLOAD_MAX_AGE_DAYS = 1096
 _MAX_QUANTITY = Decimal(2**63 - 1).scaleb(-QUANTITY_SCALE)
+_MAX_SCALED = 2**63 - 1
+_SCALE = 10**QUANTITY_SCALE
 _QUANTUM = Decimal(1).scaleb(-QUANTITY_SCALE)
 _PLAIN = re.compile(r"\d+(?:\.\d+)?")
 _GROUPED = re.compile(r"^[+-]?\$?\s*\d{1,3}(,\d{3})+(\.\d*)?$")  # 1,500.25: commas only between thousands
 _EARLIEST, _LATEST = 1970, 2100
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 Progress = Callable[[float, str], None]
 _RACE = ("some of these events were stored by another upload at the same moment; nothing was imported — "
          "upload the file again and those events will be skipped")
+_STORED = "already stored (imported before); skipped"
+_CELLS = itemgetter(1)  # a chunk's (row, cells) -> cells
 
 # Only the columns we write, with the quantity as the raw scaled integer it is stored as.
 _ev = UsageEvent.__table__
@@ -76,6 +115,26 @@ class UsageRow:
     timestamp: datetime  # naive UTC
     quantity: Decimal | None
     properties: dict[str, str] = field(default_factory=dict)
+
+
+# ---- the upload's time window -----------------------------------------------------------------------------
+
+
+def upload_max_future() -> timedelta:
+    raw = os.environ.get("UPLOAD_MAX_FUTURE", "").strip().lower()
+    m = _DURATION.match(raw) if raw else None
+    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)]) if m else DEFAULT_UPLOAD_MAX_FUTURE
+
+
+def upload_max_age() -> timedelta:
+    raw = os.environ.get("UPLOAD_MAX_AGE_DAYS", "").strip()
+    return timedelta(days=int(raw)) if raw.isdigit() else timedelta(days=DEFAULT_UPLOAD_MAX_AGE_DAYS)
+
+
+def upload_window(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """(earliest, latest) naive-UTC timestamps an upload accepts now (see the module docstring)."""
+    now = now or now_utc()
+    return now - upload_max_age(), now + upload_max_future()
 
 
 # ---- values -----------------------------------------------------------------------------------------------
@@ -222,87 +281,10 @@ def check_event(key: str, cust: str, name: str, raw_ts: str, raw_q: str | None, 
 # ---- the pipeline -----------------------------------------------------------------------------------------
 
 
-def _validate(session: Session, data: bytes, filename: str, progress: Progress | None) -> ImportReport:
-    say = progress or (lambda _f, _m: None)
-    report = ImportReport(kind="usage", filename=filename)
-    say(0.0, "Reading the file")
-    try:
-        frame = read_columns(data, filename)  # columns of strings: no DataFrame for a million rows
-    except ImportFileError as exc:
-        report.errors.extend(exc.problems)
-        report.unreadable = True
-        return report
-    n = report.total_rows = len(frame)
-    report.warnings.extend(frame.notes)
-    match = match_columns(list(frame.values), ALIASES, required=REQUIRED, header_row=frame.header_row)
-    report.columns = match.by_column
-    if match.errors:
-        report.errors.extend(match.errors)
-        return report
-    prop_cols = list(match.unused)
-    for c in prop_cols:
-        report.columns[c] = "property"
-    if prop_cols:
-        report.warnings.append("stored as event properties: " + ", ".join(f"'{c}'" for c in prop_cols))
-
-    say(0.05, f"Checking {n:,} rows")
-    col = match.fields
-    cells = frame.values
-    rows = frame.rows
-    keys = [v.strip() for v in cells[col["idempotency_key"]]]
-    customers = [v.strip() for v in cells[col["customer_external_id"]]]
-    names = [v.strip() for v in cells[col["event_name"]]]
-    stamps = cells[col["timestamp"]]
-    quantities = cells[col["quantity"]] if "quantity" in col else None
-    json_props = cells[col["properties"]] if "properties" in col else None
-    prop_values = [(c, cells[c]) for c in prop_cols]
-    del frame, cells
-
-    stored = existing_values(session, UsageEvent.__table__.c.idempotency_key, list({k for k in keys if k}))
-    known_customers = existing_values(session, Customer.__table__.c.external_id, list({c for c in customers if c}))
-    metered = set(session.execute(select(BillableMetric.__table__.c.event_name).distinct()).scalars())
-
-    errors = report.errors
-    first_row: dict[str, int] = {}
-    step = max(n // 20, 1)
-    for i in range(n):
-        row = rows[i]
-        if i % step == 0 and i:
-            say(0.05 + 0.45 * i / n, f"Checking row {i:,} of {n:,}")
-        key = keys[i]
-        if key in stored:
-            report.duplicates.append(Duplicate(row, key, "already stored (imported before); skipped"))
-            continue
-        before = len(errors)
-        problems, ts, qty = check_event(key, customers[i], names[i], str(stamps[i]).strip(),
-                                        None if quantities is None else str(quantities[i]),
-                                        known_customers=known_customers, metered=metered, seen=first_row,
-                                        position=row, where=_on_row)
-        for fld, value, message in problems:
-            errors.append(RowError(row, col[fld], value, message))
-        cust, name = customers[i], names[i]
-        props: dict[str, str] = {}
-        if json_props is not None:
-            raw_p = str(json_props[i]).strip()
-            if raw_p:
-                try:
-                    props = _parse_properties(raw_p)
-                except ValueError as exc:
-                    errors.append(RowError(row, col["properties"], raw_p, f"properties {exc}"))
-        for c, values in prop_values:
-            v = str(values[i]).strip()
-            if v:
-                props[c] = v
-        if len(errors) == before:
-            report.rows.append(UsageRow(row, key, cust, name, ts, qty, props))
-    say(0.5, "Checked")
-    return report
-
-
 def preview_usage(session: Session, data: bytes, filename: str, *, progress: Progress | None = None) -> ImportReport:
     """Check an upload and say what importing it would do. Reads the database, writes nothing."""
     with bulk_gc():
-        return _validate(session, data, filename, progress)
+        return _Upload(session, filename, progress).run(data)
 
 
 def import_usage(session: Session, actor: Actor, data: bytes, filename: str, source: str = "upload",
@@ -313,31 +295,504 @@ def import_usage(session: Session, actor: Actor, data: bytes, filename: str, sou
     is already stored are skipped as duplicates. ``progress(fraction, message)`` is called as work advances.
     """
     require(actor, "usage:write")
-    say = progress or (lambda _f, _m: None)
+    source = (source or "upload")[: UsageEvent.__table__.c.source.type.length or 40]
     with bulk_gc():
-        report = _validate(session, data, filename, say)
-        if not report.ok:
-            return report
-        source = (source or "upload")[: UsageEvent.__table__.c.source.type.length or 40]
-        total = len(report.rows)
-        session.flush()
-        conn = session.connection()
-        write = _WRITERS.get(conn.dialect.name, _insert_core)
+        upload = _Upload(session, filename, progress, source=source)
         try:
-            write(conn, report.rows, source, now_utc(),
-                  lambda done: say(0.5 + 0.5 * done / max(total, 1), f"Saved {done:,} of {total:,} events"))
-        except (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError):
+            report = upload.run(data)
+        except IntegrityError:
             raise UserError(_RACE) from None
-    report.inserted = total
+        except Exception as exc:
+            dbapi = session.get_bind().dialect.loaded_dbapi
+            if isinstance(exc, dbapi.IntegrityError):
+                raise UserError(_RACE) from None
+            raise
+    if not report.ok:
+        return report
     report.committed = True
     audit.record(session, actor=actor.username, action="usage.import", entity_type="usage_event",
-                 details={"filename": filename, "rows": report.total_rows, "inserted": total,
+                 details={"filename": filename, "rows": report.total_rows, "inserted": report.inserted,
                           "duplicates": len(report.duplicates), "source": source})
-    say(1.0, f"Saved {total:,} events")
+    upload.say(1.0, f"Saved {report.inserted:,} events")
     return report
 
 
-# ---- writers: each gets naive-UTC ``now`` and calls ``advance(rows_done)`` after each chunk ------------------
+class _Upload:
+    """One upload being read, checked and — when ``source`` is given — written (see the module docstring)."""
+
+    def __init__(self, session: Session, filename: str, progress: Progress | None, source: str | None = None):
+        self.session = session
+        self.filename = filename
+        self.say = progress or (lambda _f, _m: None)
+        self.source = source
+        self.report = ImportReport(kind="usage", filename=filename)
+
+    def run(self, data: bytes) -> ImportReport:
+        report = self.report
+        self.say(0.0, "Reading the file")
+        try:
+            stream = stream_rows(data, self.filename, WRITE_CHUNK)
+        except ImportFileError as exc:
+            return self._unreadable(exc)
+        report.warnings.extend(stream.notes)
+        match = match_columns(stream.columns, ALIASES, required=REQUIRED, header_row=stream.header_row)
+        report.columns = match.by_column
+        if match.errors:
+            try:  # the rows are still read: a problem with the file as a whole is what the user must fix first
+                report.total_rows = sum(len(chunk) for chunk in stream.chunks)
+            except ImportFileError as exc:
+                return self._unreadable(exc)
+            report.errors.extend(match.errors)
+            return report
+        prop_cols = list(match.unused)
+        for c in prop_cols:
+            report.columns[c] = "property"
+        if prop_cols:
+            report.warnings.append("stored as event properties: " + ", ".join(f"'{c}'" for c in prop_cols))
+
+        session = self.session
+        conn = session.connection()
+        writer: _Writer | None = None
+        if self.source is not None:
+            session.flush()
+            writer = _CHUNK_WRITERS.get(conn.dialect.name, _CoreWriter)(conn, self.source, now_utc())
+        check = _Checker(stream.columns, match.fields, prop_cols, upload_window(), writer)
+        check.metered = set(session.execute(select(BillableMetric.__table__.c.event_name).distinct()).scalars())
+        # Nothing stored yet: no key of this file can be a duplicate, and the lookups are skipped.
+        any_stored = session.execute(select(_ev.c.id).limit(1)).first() is not None
+        estimate = stream.estimated_rows
+        done = 0
+        try:
+            for chunk in stream.chunks:
+                stored = self._stored_keys(check, chunk) if any_stored else frozenset()
+                self._look_up_customers(check, chunk)
+                rows = check.chunk(chunk, stored, report)
+                done += len(chunk)
+                estimate = max(estimate, done)
+                if writer is not None and report.ok and rows:
+                    writer.write(rows, expected=(estimate - done + len(chunk)) * len(rows) // len(chunk))
+                    self.say(0.02 + 0.93 * done / estimate, f"Checked and saved {done:,} of about {estimate:,} rows")
+                else:
+                    self.say(0.02 + 0.93 * done / estimate, f"Checked {done:,} of about {estimate:,} rows")
+            report.total_rows = done
+            if writer is not None:
+                if report.ok:
+                    if writer.rebuilding:
+                        self.say(0.96, "Building the indexes")
+                    writer.finish()
+                else:
+                    writer.abort()  # the rows of the chunks before the first problem
+        except ImportFileError as exc:
+            if writer is not None:
+                writer.abort()
+            return self._unreadable(exc)
+        except BaseException:
+            if writer is not None:
+                with suppress(Exception):  # the error itself is what the caller must see
+                    writer.abort()
+            raise
+        report.rows = check.kept
+        report.inserted = check.accepted if writer is not None and report.ok else 0
+        if writer is None:
+            self.say(1.0, "Checked")
+        return report
+
+    def _unreadable(self, exc: ImportFileError) -> ImportReport:
+        report = self.report = ImportReport(kind="usage", filename=self.filename)
+        report.errors.extend(exc.problems)
+        report.unreadable = True
+        return report
+
+    def _stored_keys(self, check: _Checker, chunk: list[tuple[int, list[str]]]) -> set[str]:
+        """This chunk's keys stored before the upload (keys of this file seen before are the file's own)."""
+        keys = set(map(str.strip, map(itemgetter(check.ik), map(_CELLS, chunk))))
+        keys.difference_update(check.seen)
+        wanted = {k for k in keys if k and "\x00" not in k}
+        if wanted and check.writer is not None:
+            check.writer.pause()
+        return existing_values(self.session, _ev.c.idempotency_key, list(wanted)) if wanted else set()
+
+    def _look_up_customers(self, check: _Checker, chunk: list[tuple[int, list[str]]]) -> None:
+        ic, asked = check.ic, check.customers_asked
+        new = set(map(itemgetter(ic), map(_CELLS, chunk)))  # as in the file: stripped below, for the few new
+        new.difference_update(asked)
+        if not new:
+            return
+        asked.update(new)
+        wanted = {c for raw in new if (c := raw.strip()) and "\x00" not in c}
+        if wanted:
+            if check.writer is not None:
+                check.writer.pause()
+            check.known.update(existing_values(self.session, Customer.__table__.c.external_id, list(wanted)))
+
+
+class _Checker:
+    """The rows of one upload, a chunk at a time: duplicates and problems into the report, accepted rows out as
+    the writer's tuples (or counted, for a preview)."""
+
+    def __init__(self, columns: list[str], fields: dict[str, str], prop_cols: list[str],
+                 window: tuple[datetime, datetime], writer: _Writer | None):
+        pos = {c: i for i, c in enumerate(columns)}
+        self.col = fields  # field -> the file's column (names the column in messages)
+        self.ik, self.ic = pos[fields["idempotency_key"]], pos[fields["customer_external_id"]]
+        self.iname, self.its = pos[fields["event_name"]], pos[fields["timestamp"]]
+        self.iq = pos[fields["quantity"]] if "quantity" in fields else None
+        self.ij = pos[fields["properties"]] if "properties" in fields else None
+        self.props = [(c, pos[c], _esc(c) + ": ") for c in prop_cols]
+        # the property cells of a row as a tuple, and the JSON they make when none is empty
+        where = [pos[c] for c in prop_cols]
+        self.props_of = (None if not where else itemgetter(*where) if len(where) > 1
+                         else (lambda v, i=where[0]: (v[i],)))
+        self.props_template = "{" + ", ".join(_esc(c).replace("%", "%%") + ": %s" for c in prop_cols) + "}"
+        self.window = window
+        # the fast path's bounds: the window and parse_timestamp's years together
+        self.lo = max(window[0], datetime(_EARLIEST, 1, 1))
+        self.hi = min(window[1], datetime(_LATEST, 12, 31, 23, 59, 59, 999_999))
+        self.writer = writer
+        self.stamp = writer.stamp if writer is not None else (lambda d: d)
+        # None: timestamps go to the writer as datetimes; else as text "YYYY-MM-DD HH:MM:SS.ffffff" + suffix
+        self.text_suffix = writer.text_suffix if writer is not None else ""
+        self.lo_text = self.lo.isoformat(" ", "microseconds")
+        self.hi_text = self.hi.isoformat(" ", "microseconds")
+        self.tail = (writer.source, writer.created) if writer is not None else (None, None)
+        self.metered: set[str] = set()
+        self.known: set[str] = set()  # customers that exist
+        self.customers_asked: set[str] = set()  # cells as in the file
+        self.seen: dict[str, int] = {}  # keys of this file -> first row (not the stored duplicates)
+        self.kept: list[UsageRow] = []
+        self.accepted = 0
+
+    def chunk(self, chunk: list[tuple[int, list[str]]], stored: set[str] | frozenset, report: ImportReport
+              ) -> list[tuple]:
+        ik, ic, iname, its, iq, ij = self.ik, self.ic, self.iname, self.its, self.iq, self.ij
+        seen, known, metered = self.seen, self.known, self.metered
+        props, props_of, template = self.props, self.props_of, self.props_template
+        p1, p2, p3 = ([i for _c, i, _p in props] + [None, None, None])[:3]
+        lo, hi, stamp = self.lo, self.hi, self.stamp
+        text_suffix, lo_text, hi_text = self.text_suffix, self.lo_text, self.hi_text
+        source, created = self.tail
+        fromiso = datetime.fromisoformat
+        strip = str.strip
+        duplicates = report.duplicates
+        out: list[tuple] = []
+        add = out.append
+        for row, v in chunk:
+            key = v[ik].strip()
+            if key in stored and key not in seen:
+                duplicates.append(Duplicate(row, key, _STORED))
+                continue
+            cust, name, raw_ts = v[ic].strip(), v[iname].strip(), v[its].strip()
+            raw_q = None if iq is None else v[iq]
+            # The common row, checked inline; anything else — and anything wrong — goes to _slow_row, which
+            # applies check_event and says what is wrong.
+            if (key and cust and name and key not in seen and len(key) <= MAX_KEY_LENGTH and cust in known
+                    and name in metered and len(raw_ts) > 10 and "\x00" not in key
+                    and (ij is None or not v[ij].strip())):
+                stamped = None
+                n = len(raw_ts)
+                if text_suffix is not None and raw_ts[-1] == "Z" and (
+                        (n == 27 and raw_ts[4:20:3] == "--T::.") or (n == 20 and raw_ts[4:17:3] == "--T::")):
+                    # 2025-01-31T14:30:00[.123456]Z, the usual export: validated by the parser (ASCII digits
+                    # only), then stored as the text it already is — a datetime round trip costs more than
+                    # the rest of the row. Canonical text compares like the times it spells.
+                    try:
+                        fromiso(raw_ts)
+                    except ValueError:
+                        pass
+                    else:
+                        text = raw_ts[:26].replace("T", " ") if n == 27 else raw_ts[:19].replace("T", " ") + ".000000"
+                        if lo_text <= text <= hi_text:
+                            stamped = text + text_suffix if text_suffix else text
+                else:
+                    try:
+                        ts = fromiso(raw_ts)
+                    except ValueError:
+                        ts = None
+                    if ts is not None:
+                        if ts.tzinfo is not None:
+                            offset = ts.utcoffset()
+                            ts = ts.replace(tzinfo=None)
+                            if offset:
+                                ts -= offset
+                        if lo <= ts <= hi:
+                            stamped = stamp(ts)
+                qty: int | None | bool = None
+                if raw_q is not None:
+                    q = raw_q.strip()
+                    if not q:
+                        pass
+                    elif len(q) > 30:  # long numbers: _slow_row (and int()'s digit limit is never near)
+                        qty = False
+                    elif q.isdecimal():
+                        qty = int(q) * _SCALE
+                    else:
+                        whole, _dot, frac = q.partition(".")
+                        if whole.isdecimal() and frac.isdecimal() and len(frac) <= QUANTITY_SCALE:
+                            qty = int(whole + frac.ljust(QUANTITY_SCALE, "0"))
+                        else:
+                            qty = False
+                    if qty and qty > _MAX_SCALED:
+                        qty = False
+                if stamped is not None and qty is not False:
+                    if not props:
+                        pj = "{}"
+                    else:
+                        # one or two property columns (the usual) without building any sequence
+                        a = v[p1].strip() if p1 is not None else None
+                        b = v[p2].strip() if p2 is not None else "-"
+                        if a and b and p3 is None:
+                            pj = template % (_esc(a), _esc(b)) if p2 is not None else template % _esc(a)
+                        else:
+                            values = tuple(map(strip, props_of(v)))
+                            if all(values):
+                                pj = template % tuple(map(_esc, values))
+                            else:  # empty cells are left out
+                                parts = [prefix + _esc(p) for (_c, _i, prefix), p in zip(props, values) if p]
+                                pj = "{" + ", ".join(parts) + "}" if parts else "{}"
+                    seen[key] = row
+                    add((key, cust, name, stamped, qty, pj, source, created))
+                    continue
+            t = self._slow_row(row, key, cust, name, raw_ts, raw_q, v, report)
+            if t is not None:
+                add(t)
+        self.accepted += len(out)
+        if len(self.kept) < ROWS_KEPT:
+            for t in out[:ROWS_KEPT - len(self.kept)]:
+                self.kept.append(self._usage_row(t))
+        return out
+
+    def _slow_row(self, row: int, key: str, cust: str, name: str, raw_ts: str, raw_q: str | None,
+                  v: list[str], report: ImportReport) -> tuple | None:
+        """Any row the fast path did not take: check_event's rules and messages, JSON properties."""
+        errors, col = report.errors, self.col
+        before = len(errors)
+        problems, ts, qty = check_event(key, cust, name, raw_ts, raw_q, known_customers=self.known,
+                                        metered=self.metered, seen=self.seen, position=row, where=_on_row,
+                                        window=self.window)
+        for fld, value, message in problems:
+            errors.append(RowError(row, col[fld], value, message))
+        props: dict[str, str] = {}
+        if self.ij is not None:
+            raw_p = v[self.ij].strip()
+            if raw_p:
+                try:
+                    props = _parse_properties(raw_p)
+                except ValueError as exc:
+                    errors.append(RowError(row, col["properties"], raw_p, f"properties {exc}"))
+        for c, i, _prefix in self.props:
+            p = v[i].strip()
+            if p:
+                props[c] = p
+        if len(errors) != before:
+            return None
+        source, created = self.tail
+        return key, cust, name, self.stamp(ts), _scaled(qty), _props_json(props), source, created
+
+    def _usage_row(self, t: tuple) -> UsageRow:
+        """An accepted row for display, from its insert tuple."""
+        row = self.seen[t[0]]
+        ts = t[3]
+        if not isinstance(ts, datetime):
+            ts = datetime.fromisoformat(str(ts).removesuffix("+00")).replace(tzinfo=None)
+        qty = None if t[4] is None else Decimal(t[4]).scaleb(-QUANTITY_SCALE)
+        return UsageRow(row, t[0], t[1], t[2], ts, qty, json.loads(t[5]))
+
+
+# ---- writers ----------------------------------------------------------------------------------------------
+# A writer takes an upload's rows a chunk at a time, as tuples in _COPY_COLUMNS order built by the checker with
+# ``stamp`` (the timestamp as this driver binds it) and ``created``/``source``. The first ``write`` opens a
+# savepoint in the caller's transaction; ``finish`` releases it, ``abort`` rolls it back. Used with
+# ``savepoint=False`` by the API's path (_WRITERS below), where the caller's transaction is all-or-nothing.
+
+
+class _Writer:
+    SAVEPOINT = "usage_upload"
+
+    def __init__(self, conn, source: str, now: datetime, *, savepoint: bool = True):  # noqa: ANN001
+        self.conn = conn
+        self.source = source
+        self.created = self.stamp(now)
+        self.savepoint = savepoint
+        self.started = False
+        self.rebuilding = False
+
+    text_suffix: str | None = None  # what follows the UTC text of a timestamp, when the driver takes text
+
+    def stamp(self, naive_utc: datetime) -> object:
+        return for_column(_ev.c.timestamp, naive_utc)
+
+    def write(self, rows: list[tuple], expected: int = 0) -> None:
+        if not self.started:
+            self.started = True
+            if self.savepoint:
+                self._begin()
+            self._prepare(max(expected, len(rows)))
+        self._write(rows)
+
+    def pause(self) -> None:
+        """Before another statement on the connection (PostgreSQL's open COPY ends here)."""
+
+    def finish(self) -> None:
+        if self.started:
+            self._done()
+            if self.savepoint:
+                self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {self.SAVEPOINT}")
+            self.started = False
+
+    def abort(self) -> None:
+        if self.started:
+            self.started = False
+            self._cleanup()
+            if self.savepoint:
+                self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {self.SAVEPOINT}")
+                self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {self.SAVEPOINT}")
+
+    def _begin(self) -> None:
+        if self.conn.dialect.name == "sqlite":  # pysqlite opens its transaction only before DML: open it now,
+            raw = self.conn.connection.dbapi_connection  # or RELEASE would commit the caller's work
+            if not raw.in_transaction:
+                raw.execute("BEGIN")
+        self.conn.exec_driver_sql(f"SAVEPOINT {self.SAVEPOINT}")
+
+    def _prepare(self, expected: int) -> None:
+        pass
+
+    def _write(self, rows: list[tuple]) -> None:
+        raise NotImplementedError
+
+    def _done(self) -> None:
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        pass
+
+
+class _CoreWriter(_Writer):
+    """Any other database: SQLAlchemy Core executemany."""
+
+    def _write(self, rows: list[tuple]) -> None:
+        self.conn.execute(insert(_EVENTS), [
+            {"idempotency_key": t[0], "customer_external_id": t[1], "event_name": t[2], "timestamp": t[3],
+             "quantity": t[4], "properties": json.loads(t[5]), "source": t[6], "created_at": t[7]} for t in rows])
+
+
+class _PostgresWriter(_Writer):
+    """PostgreSQL: COPY through psycopg on the session's own connection (same transaction). Timestamps go as
+    text with their UTC offset, right for timestamp and timestamptz columns alike."""
+
+    text_suffix = "+00"
+
+    def stamp(self, naive_utc: datetime) -> object:
+        return naive_utc.isoformat(" ", "microseconds") + "+00"
+
+    copying = None  # (cursor, the COPY's context manager, the copy) while a COPY is open
+
+    def _write(self, rows: list[tuple]) -> None:
+        # One COPY stays open across chunks: the server stores rows while the next chunk is checked. Any other
+        # statement on the connection (a lookup, the savepoint's end) first ends it: pause().
+        if self.copying is None:
+            cur = self.conn.connection.driver_connection.cursor()
+            cm = cur.copy(f"COPY usage_event ({', '.join(_COPY_COLUMNS)}) FROM STDIN")
+            self.copying = (cur, cm, cm.__enter__())
+        write = self.copying[2].write_row
+        for t in rows:
+            write(t)
+
+    def pause(self) -> None:
+        if self.copying is not None:
+            cur, cm, _cp = self.copying
+            self.copying = None
+            try:
+                cm.__exit__(None, None, None)  # the server's answer: a key stored meanwhile raises here
+            finally:
+                cur.close()
+
+    def _done(self) -> None:
+        self.pause()
+
+    def _cleanup(self) -> None:
+        if self.copying is not None:  # abandoned (a problem in the file, or an error): end it as failed
+            cur, cm, _cp = self.copying
+            self.copying = None
+            with suppress(Exception):
+                cm.__exit__(UserError, UserError("upload abandoned"), None)
+            cur.close()
+
+
+class _SqliteWriter(_Writer):
+    """SQLite: executemany on the session's own DBAPI connection (same transaction), values pre-bound the way
+    SQLAlchemy binds them (the timestamp text format is checked against SQLAlchemy's own processor). A large
+    page cache while the unique index takes keys in no particular order (the default 2 MiB spills and re-reads
+    index pages); the connection's own setting comes back afterwards."""
+
+    _SQL = (f"INSERT INTO usage_event ({', '.join(_COPY_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in _COPY_COLUMNS)})")
+
+    def __init__(self, conn, source: str, now: datetime, *, savepoint: bool = True):  # noqa: ANN001
+        dialect = conn.dialect
+        ts_type = _ev.c.timestamp.type
+        bind = ts_type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+        if getattr(ts_type, "timezone", False):
+            self.stamp = lambda d: bind(d.replace(tzinfo=UTC))  # type: ignore[method-assign]
+        else:
+            sample = datetime(2001, 2, 3, 4, 5, 6, 7)
+            if bind(sample) == sample.isoformat(" ", "microseconds"):
+                self.stamp = lambda d: d.isoformat(" ", "microseconds")  # type: ignore[method-assign]
+                self.text_suffix = ""
+            else:
+                self.stamp = bind  # type: ignore[method-assign]
+        super().__init__(conn, source, now, savepoint=savepoint)
+        self.cur = None
+        self.old_cache: int | None = None
+        self.deferred: list[str] = []
+
+    def _prepare(self, expected: int) -> None:
+        self.cur = cur = self.conn.connection.dbapi_connection.cursor()
+        if expected > WRITE_CHUNK // 5:
+            self.old_cache = cur.execute("PRAGMA cache_size").fetchone()[0]
+            cur.execute(f"PRAGMA cache_size={BULK_CACHE_KIB}")
+        if expected >= REINDEX_MIN_ROWS and self.savepoint:
+            self.deferred = _drop_secondary_indexes(cur, expected)
+            self.rebuilding = bool(self.deferred)
+
+    def _write(self, rows: list[tuple]) -> None:
+        self.cur.executemany(self._SQL, rows)
+
+    def _done(self) -> None:
+        try:
+            for create in self.deferred:
+                self.cur.execute(create)
+        finally:
+            self.deferred = []
+            self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self.cur is not None:
+            if self.old_cache is not None:
+                self.cur.execute(f"PRAGMA cache_size={int(self.old_cache)}")
+            self.cur.close()
+            self.cur = None
+
+
+_CHUNK_WRITERS: dict[str, type[_Writer]] = {"postgresql": _PostgresWriter, "sqlite": _SqliteWriter}
+
+
+def _drop_secondary_indexes(cur, incoming: int) -> list[str]:  # noqa: ANN001
+    """SQLite, inside the import's savepoint: when an upload brings at least as many events as are stored, drop
+    the non-unique indexes of usage_event and hand back their CREATE statements, to build them once at the end
+    (a sort) instead of updating them a row at a time in random order. The unique key stays: it still refuses a
+    key stored by another upload meanwhile. A rollback to the savepoint brings the indexes back."""
+    stored = cur.execute("SELECT coalesce(max(id), 0) FROM usage_event").fetchone()[0]
+    if incoming < stored:
+        return []
+    found = cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_event' "
+                        "AND sql IS NOT NULL").fetchall()
+    creates = []
+    for name, create in found:
+        if create.lstrip().upper().startswith("CREATE INDEX"):
+            cur.execute(f'DROP INDEX "{name}"')
+            creates.append(create)
+    return creates
 
 
 def _scaled(q: Decimal | None) -> int | None:
@@ -362,89 +817,42 @@ def _props_json(props: dict[str, str]) -> str:
         return _json(props)
 
 
+# ---- the API's path: whole batches of UsageRow (core.metering.ingest) ------------------------------------
+# Each gets naive-UTC ``now`` and calls ``advance(rows_done)`` after each chunk; the caller's transaction makes
+# the batch all-or-nothing.
+
+
+def _write_usage_rows(kind: type[_Writer], conn, rows: Iterable[UsageRow], source: str, now: datetime,  # noqa: ANN001
+                      advance: Callable[[int], None]) -> None:
+    w = kind(conn, source, now, savepoint=False)
+    stamp, created = w.stamp, w.created
+    rows = list(rows)
+    done = 0
+    try:
+        for part in chunks(rows, WRITE_CHUNK):
+            w.write([(r.idempotency_key, r.customer_external_id, r.event_name, stamp(r.timestamp),
+                      _scaled(r.quantity), _props_json(r.properties), source, created) for r in part],
+                    expected=len(rows))
+            done += len(part)
+            advance(done)
+        w.finish()
+    finally:
+        w._cleanup()
+    if not rows:
+        advance(0)
+
+
 def _copy_postgres(conn, rows: list[UsageRow], source: str, now: datetime, advance) -> None:  # noqa: ANN001
-    """PostgreSQL: COPY through psycopg on the session's own connection (same transaction).
-    Timestamps go with their UTC offset, right for timestamp and timestamptz columns alike."""
-    raw = conn.connection.driver_connection
-    now = now.replace(tzinfo=UTC)
-    stmt = f"COPY usage_event ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
-    with raw.cursor() as cur, cur.copy(stmt) as cp:
-        for i, r in enumerate(rows, start=1):
-            cp.write_row((r.idempotency_key, r.customer_external_id, r.event_name, r.timestamp.replace(tzinfo=UTC),
-                          _scaled(r.quantity), _props_json(r.properties), source, now))
-            if i % WRITE_CHUNK == 0:
-                advance(i)
-    advance(len(rows))
+    _write_usage_rows(_PostgresWriter, conn, rows, source, now, advance)
 
 
 def _executemany_sqlite(conn, rows: list[UsageRow], source: str, now: datetime, advance) -> None:  # noqa: ANN001
-    """SQLite: executemany on the session's own DBAPI connection (same transaction), values pre-bound the way
-    SQLAlchemy binds them (the timestamp text format is checked against SQLAlchemy's own processor)."""
-    dialect = conn.dialect
-    ts_type = _ev.c.timestamp.type
-    bind = ts_type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
-    if getattr(ts_type, "timezone", False):
-        stamp = lambda d: bind(d.replace(tzinfo=UTC))  # noqa: E731
-    else:
-        sample = datetime(2001, 2, 3, 4, 5, 6, 7)
-        fast = bind(sample) == sample.isoformat(" ", "microseconds")
-        stamp = (lambda d: d.isoformat(" ", "microseconds")) if fast else bind  # noqa: E731
-    created = bind(for_column(_ev.c.created_at, now))
-    sql = (f"INSERT INTO usage_event ({', '.join(_COPY_COLUMNS)}) "
-           f"VALUES ({', '.join('?' for _ in _COPY_COLUMNS)})")
-    cur = conn.connection.cursor()
-    # A large page cache while the indexes take many keys in no particular order (the default 2 MiB spills
-    # and re-reads index pages); the connection's own setting comes back afterwards.
-    old_cache = cur.execute("PRAGMA cache_size").fetchone()[0]
-    if len(rows) > WRITE_CHUNK:
-        cur.execute(f"PRAGMA cache_size={BULK_CACHE_KIB}")
-    deferred: list[str] = []
-    try:
-        done = 0
-        for part in chunks(rows, WRITE_CHUNK):
-            cur.executemany(sql, [(r.idempotency_key, r.customer_external_id, r.event_name, stamp(r.timestamp),
-                                   _scaled(r.quantity), _props_json(r.properties), source, created) for r in part])
-            done += len(part)
-            advance(done)
-            if done == len(part) and len(rows) >= REINDEX_MIN_ROWS and cur.connection.in_transaction:
-                deferred = _drop_secondary_indexes(cur, len(rows))
-    finally:
-        for create in deferred:  # also on failure: the caller's rollback then undoes drop and create alike
-            cur.execute(create)
-        cur.execute(f"PRAGMA cache_size={int(old_cache)}")
-        cur.close()
-
-
-def _drop_secondary_indexes(cur, incoming: int) -> list[str]:  # noqa: ANN001
-    """SQLite, inside the import's transaction: when an upload brings at least as many events as are stored,
-    drop the non-unique indexes of usage_event and hand back their CREATE statements, to build them once at
-    the end (a sort) instead of updating them a row at a time in random order. The unique key stays: it still
-    refuses a key stored by another upload meanwhile."""
-    stored = cur.execute("SELECT coalesce(max(id), 0) FROM usage_event").fetchone()[0]
-    if incoming < stored:
-        return []
-    found = cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_event' "
-                        "AND sql IS NOT NULL").fetchall()
-    creates = []
-    for name, create in found:
-        if create.lstrip().upper().startswith("CREATE INDEX"):
-            cur.execute(f'DROP INDEX "{name}"')
-            creates.append(create)
-    return creates
+    _write_usage_rows(_SqliteWriter, conn, rows, source, now, advance)
 
 
 def _insert_core(conn, rows: list[UsageRow], source: str, now: datetime, advance) -> None:  # noqa: ANN001
     """Any other database: SQLAlchemy Core executemany."""
-    created = for_column(_ev.c.created_at, now)
-    done = 0
-    for part in chunks(rows, WRITE_CHUNK):
-        conn.execute(insert(_EVENTS), [
-            {"idempotency_key": r.idempotency_key, "customer_external_id": r.customer_external_id,
-             "event_name": r.event_name, "timestamp": for_column(_ev.c.timestamp, r.timestamp),
-             "quantity": _scaled(r.quantity), "properties": r.properties, "source": source, "created_at": created}
-            for r in part])
-        done += len(part)
-        advance(done)
+    _write_usage_rows(_CoreWriter, conn, rows, source, now, advance)
 
 
 _WRITERS = {"postgresql": _copy_postgres, "sqlite": _executemany_sqlite}

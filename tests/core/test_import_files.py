@@ -329,3 +329,42 @@ def test_neutralise_round_trips(value):
 
 def test_neutralise_leaves_plain_text():
     assert neutralise("Acme") == "Acme" and unneutralise("'quoted'") == "'quoted'"
+
+
+# ---- reading in chunks ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [
+    b"id,qty,when\r\na,0.1,2025-01-01\r\n\r\nb,007,\r\n,,\r\nc,1\r\n d ,2,x\r\n",
+    "name;amount\nZürich;1,5\n".encode("cp1252"),
+    "name\tamount\nZürich\t1,5\nBern\t2\n".encode("utf-16"),
+    b"\n\nid,,qty\na,,1\nb,,2\nc,,3\n",  # header below blank lines, an empty unnamed column
+])
+@pytest.mark.parametrize("size", [1, 2, 50_000])
+def test_streamed_chunks_hold_what_read_table_reads(data, size):
+    frame = read_table(data, "x.csv")
+    stream = files.stream_rows(data, "x.csv", size)
+    chunks = list(stream.chunks)
+    assert all(0 < len(c) <= size for c in chunks)
+    assert stream.columns == list(frame.columns) and stream.header_row == frame.attrs["header_row"]
+    assert [(r, v) for c in chunks for r, v in c] == [(r, list(v)) for r, v in zip(frame.index, frame.values.tolist())]
+    assert stream.estimated_rows >= len(frame)
+    head = files.read_head(data, "x.csv", 2)
+    assert head.to_dict("index") == frame.head(2).to_dict("index") and list(head.columns) == list(frame.columns)
+
+
+@pytest.mark.parametrize("data,row,column", [
+    (b"id,qty\na,1\nb,2\nc,3\nd,4,extra\n", 5, "column C"),  # a value beyond the header, in the last chunk
+    (b"id,,qty\na,,1\nb,,2\nc,x,3\n", 1, "column B"),  # values under a blank header, in the last chunk
+    (b"id,qty,ID\na,1,2\n", 1, "ID"),  # a header twice
+    (b'id,qty\na,1\nb,2\nc,"3\n' + b"x" * 200 + b"\n", 4, ""),  # a quote that never closes
+])
+def test_stream_raises_whole_file_problems_like_read_table(data, row, column, monkeypatch):
+    monkeypatch.setattr(files, "MAX_FIELD_CHARS", 50)
+    with pytest.raises(ImportFileError) as expected:
+        read_table(data, "x.csv")
+    stream = files.stream_rows(data, "x.csv", 1)
+    with pytest.raises(ImportFileError) as got:
+        list(stream.chunks)
+    assert got.value.problems == expected.value.problems
+    assert (got.value.problems[0].row, got.value.problems[0].column) == (row, column)

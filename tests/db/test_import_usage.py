@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from core.auth import Actor
 from core.errors import PermissionDenied, UserError
 from core.importers import dbutil
 from core.importers import usage as usage_module
+from core.importers.dbutil import now_utc
 from core.importers.usage import import_usage, preview_usage
 from core.types import QUANTITY_SCALE, from_scaled
 from tests.db import factories
@@ -116,7 +117,7 @@ def test_import_stores_exact_events_and_audits(db):
 
 def test_the_generic_writer_stores_the_same(db, monkeypatch):
     """Databases without a fast path go through SQLAlchemy Core executemany, with the same result."""
-    monkeypatch.setattr(usage_module, "_WRITERS", {})
+    monkeypatch.setattr(usage_module, "_CHUNK_WRITERS", {})
     assert import_and_commit(db, (FIXTURES / "usage_small.csv").read_bytes()).inserted == 5
     ev = stored_events(db)
     assert ev["evt-002"]["timestamp"] == datetime(2025, 1, 10, 8, 30)
@@ -329,3 +330,127 @@ def test_preview_writes_nothing(db):
     db.commit()
     assert report.ok and not report.committed and len(report.rows) == 1
     assert snapshot(db) == before
+
+
+def test_preview_keeps_a_sample_of_the_accepted_rows(db, monkeypatch):
+    """report.rows holds the first accepted rows, for display; the count to import is accepted_rows."""
+    monkeypatch.setattr(usage_module, "ROWS_KEPT", 3)
+    monkeypatch.setattr(usage_module, "WRITE_CHUNK", 2)
+    report = preview_usage(db, csv_bytes(*(f"k{i},ACME-001,api_call,2025-01-0{i % 9 + 1}T10:00:00Z,{i}.5"
+                                           for i in range(7))), "u.csv")
+    assert report.ok and report.accepted_rows == 7
+    assert [(r.row, r.idempotency_key, r.timestamp, r.quantity) for r in report.rows] == [
+        (2, "k0", datetime(2025, 1, 1, 10), Decimal("0.5")), (3, "k1", datetime(2025, 1, 2, 10), Decimal("1.5")),
+        (4, "k2", datetime(2025, 1, 3, 10), Decimal("2.5"))]
+
+
+# ---- files read in chunks: what a user sees does not depend on where a chunk ends ---------------------------
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(usage_module, "WRITE_CHUNK", 2)
+    monkeypatch.setattr(dbutil, "in_chunk_size", lambda _s: 2)
+
+
+def test_a_key_repeated_in_a_later_chunk_names_the_first_row(db, small_chunks):
+    before = snapshot(db)
+    report = import_and_commit(db, csv_bytes(GOOD, "k2,ACME-001,api_call,2025-01-01,1",
+                                             "k3,ACME-001,api_call,2025-01-01,1", "g1,ACME-001,api_call,2025-01-02,1"))
+    assert [(e.row, e.column, e.value) for e in report.errors] == [(5, "idempotency_key", "g1")]
+    assert "already used on row 2" in report.errors[0].message
+    assert not report.committed and report.inserted == 0
+    assert snapshot(db) == before
+
+
+def test_problems_in_late_chunks_are_all_reported_and_nothing_is_written(db, small_chunks):
+    before = snapshot(db)
+    rows = [f"ok{i},ACME-001,api_call,2025-01-01T00:00:{i:02d}Z,1" for i in range(7)]
+    rows[5] = "bad1,ACME-001,api_call,2025-01-01,-1"  # chunk 3 (rows 2-3, 4-5, 6-7, 8-9)
+    rows.append("bad2,NOBODY,api_call,2025-01-01,1")  # the last chunk
+    report = import_and_commit(db, csv_bytes(*rows))
+    assert [(e.row, e.column) for e in report.errors] == [(7, "quantity"), (9, "customer_external_id")]
+    assert report.summary() == "8 rows: 6 accepted, 2 rejected — nothing is imported until the 2 rejected rows are fixed"
+    assert not report.committed and report.inserted == 0
+    assert snapshot(db) == before
+    # fixed, the same file imports whole
+    rows[5], rows[7] = "bad1,ACME-001,api_call,2025-01-01,1", "bad2,GLOBEX-002,api_call,2025-01-01,1"
+    assert import_and_commit(db, csv_bytes(*rows)).inserted == 8
+    assert snapshot(db)["events"] == 8
+
+
+def test_a_problem_with_the_whole_file_found_at_its_end_writes_nothing(db, small_chunks):
+    """A value beyond the last column in the last row: only known once every chunk has been read."""
+    before = snapshot(db)
+    rows = [f"k{i},ACME-001,api_call,2025-01-01,1" for i in range(6)] + ["k9,ACME-001,api_call,2025-01-01,1,oops"]
+    report = import_and_commit(db, csv_bytes(*rows))
+    assert not report.ok and report.unreadable and report.inserted == 0 and not report.rows
+    assert [(e.row, e.column) for e in report.errors] == [(8, "column F")]
+    assert "nothing imported — row 8, column F: row 8 has a value in column F" in report.summary()
+    assert snapshot(db) == before
+
+
+def test_stored_keys_are_duplicates_in_every_chunk(db, small_chunks):
+    import_and_commit(db, csv_bytes("k1,ACME-001,api_call,2025-01-01,1", "k4,ACME-001,api_call,2025-01-01,1"))
+    report = import_and_commit(db, csv_bytes(*(f"k{i},ACME-001,api_call,2025-01-01,1" for i in range(6)),
+                                             "k4,ACME-001,api_call,2025-01-01,1"))
+    assert report.ok and report.inserted == 4
+    assert [(d.row, d.key) for d in report.duplicates] == [(3, "k1"), (6, "k4"), (8, "k4")]
+    assert snapshot(db)["events"] == 6
+
+
+def test_events_keep_the_order_of_the_file(db, small_chunks):
+    """Ids follow the file (the latest aggregation breaks timestamp ties by id)."""
+    import_and_commit(db, csv_bytes(*(f"z{9 - i},ACME-001,api_call,2025-01-01T00:00:00Z,{i}" for i in range(5))))
+    keys = db.connection().execute(text("SELECT idempotency_key FROM usage_event ORDER BY id")).scalars().all()
+    assert keys == ["z9", "z8", "z7", "z6", "z5"]
+
+
+def test_a_large_upload_rebuilds_the_index_it_dropped(db, monkeypatch):
+    """SQLite drops the non-unique index for a large upload and builds it again; after a refused file too."""
+    monkeypatch.setattr(usage_module, "REINDEX_MIN_ROWS", 3)
+    monkeypatch.setattr(usage_module, "WRITE_CHUNK", 2)
+    rows = [f"k{i},ACME-001,api_call,2025-01-01,1" for i in range(5)]
+    assert not import_and_commit(db, csv_bytes(*rows, "bad,ACME-001,api_call,2025-01-01,x")).ok
+    assert import_and_commit(db, csv_bytes(*rows)).inserted == 5
+    if db.get_bind().dialect.name == "sqlite":
+        names = db.connection().execute(text("SELECT name FROM sqlite_master WHERE tbl_name = 'usage_event'"))
+        assert "ix_usage_event_name_customer_ts" in set(names.scalars())
+
+
+# ---- the upload's time window -----------------------------------------------------------------------------
+
+
+def test_a_row_in_the_future_is_refused_with_row_and_column(db):
+    before = snapshot(db)
+    soon = (now_utc() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    report = import_and_commit(db, csv_bytes(GOOD, f"f1,ACME-001,api_call,{soon},1"))
+    assert [(e.row, e.column, e.value) for e in report.errors] == [(3, "timestamp", soon)]
+    assert f"'{soon}' is too far in the future: events are accepted from " in report.errors[0].message
+    assert not report.committed and snapshot(db) == before
+
+
+def test_old_usage_within_the_window_is_accepted_and_older_is_refused(db, monkeypatch):
+    monkeypatch.delenv("UPLOAD_MAX_AGE_DAYS", raising=False)  # the default: three years
+    two_years = (now_utc() - timedelta(days=730)).strftime("%Y-%m-%d %H:%M")
+    four_years = (now_utc() - timedelta(days=4 * 365)).strftime("%Y-%m-%d")
+    report = preview_usage(db, csv_bytes(f"o1,ACME-001,api_call,{two_years},1", f"o2,ACME-001,api_call,{four_years},1"),
+                           "u.csv")
+    assert [(e.row, e.column, e.value) for e in report.errors] == [(3, "timestamp", four_years)]
+    assert "is too far in the past" in report.errors[0].message
+    assert import_and_commit(db, csv_bytes(f"o1,ACME-001,api_call,{two_years},1")).inserted == 1
+
+
+def test_the_window_follows_the_settings(db, monkeypatch):
+    monkeypatch.setenv("UPLOAD_MAX_FUTURE", "30d")
+    monkeypatch.setenv("UPLOAD_MAX_AGE_DAYS", "10")
+    soon = (now_utc() + timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    report = preview_usage(db, csv_bytes(f"w1,ACME-001,api_call,{soon},1", GOOD), "u.csv")
+    assert [(e.row, e.column) for e in report.errors] == [(3, "timestamp")]  # 2025 is now too old
+    assert "too far in the past" in report.errors[0].message
+    monkeypatch.setenv("UPLOAD_MAX_FUTURE", "12h")
+    report = preview_usage(db, csv_bytes(f"w1,ACME-001,api_call,{soon},1"), "u.csv")
+    assert "too far in the future" in report.errors[0].message
+    monkeypatch.setenv("UPLOAD_MAX_AGE_DAYS", "not a number")  # ignored: the default (three years)
+    monkeypatch.delenv("UPLOAD_MAX_FUTURE")
+    assert preview_usage(db, csv_bytes(GOOD), "u.csv").ok
