@@ -29,7 +29,8 @@ run: venv
 	$(PY) -m ui.serve $(RUN_ARGS)
 
 api: venv
-	$(PY) -m uvicorn api.main:app --host 127.0.0.1 --port $${API_PORT:-8000} --loop uvloop --http httptools
+	$(PY) -m uvicorn api.main:app --host 127.0.0.1 --port $${API_PORT:-8000} --loop uvloop --http httptools \
+		--workers $${API_WORKERS:-2}
 
 test: venv sysdeps
 	@bash scripts/with_postgres.sh bash scripts/with_mariadb.sh bash scripts/run_pytest.sh $(PYTEST_ARGS)
