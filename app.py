@@ -64,13 +64,13 @@ def sign_in() -> None:
 
 # (section, page file, title, Material icon, the permission that shows it)
 PAGES = [
+    ("Pilot", "pilot", "Pilot reconciliation", "compare_arrows", "invoices:read"),
     ("Billing", "customers", "Customers", "group", "customers:read"),
     ("Billing", "contracts", "Contracts", "contract", "contracts:read"),
     ("Billing", "usage", "Usage", "monitoring", "usage:read"),
     ("Billing", "invoices", "Invoices", "receipt_long", "invoices:read"),
     ("Billing", "plans", "Plans", "bookmarks", "catalog:read"),
     ("Billing", "payments", "Payments", "payments", "invoices:read"),
-    ("Billing", "pilot", "Pilot reconciliation", "compare_arrows", "invoices:read"),
     ("Setup", "products", "Products", "inventory_2", "catalog:read"),
     ("Setup", "metrics", "Billable metrics", "functions", "metrics:read"),
     ("Setup", "alerts", "Usage alerts", "notifications", "metrics:read"),
@@ -92,7 +92,7 @@ def navigation(actor) -> None:
     for section, name, title, icon, permission in PAGES:
         if actor.can(permission):  # a page the role may not use is not in the navigation at all
             sections[section].append(page(name, title, icon))
-    nav = st.navigation({k: v for k, v in sections.items() if v})
+    nav = st.navigation({k: v for k, v in sections.items() if v}, expanded=True)  # every page in view
     with st.sidebar:
         st.markdown(f"**{actor.username}**  \n{ROLE_LABELS.get(actor.role, actor.role)}")
         if st.button("Sign out", icon=":material/logout:"):
