@@ -2,12 +2,12 @@
 so an action and its audit entry are written together or not at all."""
 from __future__ import annotations
 
-from decimal import Decimal
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from core.models import AuditLog
+from core.models import AuditLog, utcnow
 
 
 def _jsonable(value):
@@ -28,6 +28,22 @@ def record(session: Session, *, actor: str, action: str, entity_type: str, entit
                      details=_jsonable(details or {}))
     session.add(entry)
     return entry
+
+
+def record_many(session: Session, entries: list[dict]) -> int:
+    """Many entries at once (a bulk action: one per invoice approved), with one statement: each dict holds
+    :func:`record`'s keyword arguments. Written in order, after anything the session still has pending."""
+    if not entries:
+        return 0
+    from core.invoicing.service import _bulk_insert
+
+    session.flush()
+    at = utcnow()
+    rows = [{"at": at, "actor": e["actor"], "action": e["action"], "entity_type": e["entity_type"],
+             "entity_id": str(e.get("entity_id") or ""), "details": _jsonable(e.get("details") or {})}
+            for e in entries]
+    _bulk_insert(session, AuditLog.__table__, rows)
+    return len(rows)
 
 
 def recent(session: Session, *, limit: int = 200, action: str | None = None,

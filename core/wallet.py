@@ -7,6 +7,7 @@ never goes below zero: :func:`use_credit` refuses to take more than the balance.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -84,6 +85,11 @@ def balance(session: Session, customer_id: int, currency: str) -> Decimal:
     total = session.exec(select(func.sum(WalletEntry.amount))
                          .where(WalletEntry.customer_id == customer_id, WalletEntry.currency == code)).one()
     total = to_decimal(total) if total is not None else ZERO
+    return shown_balance(total, code)
+
+
+def shown_balance(total: Decimal, code: str) -> Decimal:
+    """A balance as :func:`balance` gives it: at the currency's minor unit when it fits, else exact."""
     shown = round_money(total, code)
     return shown if shown == total else total
 
@@ -133,12 +139,102 @@ def balances_for(session: Session, customer_ids: list[int]) -> dict[tuple[int, s
     """(customer id, currency) -> balance for many customers with one query (the invoice run)."""
     from sqlalchemy import BigInteger, func, type_coerce
 
+    from core.invoicing.service import _in
     from core.types import MONEY_SCALE, from_scaled
 
     if not customer_ids:
         return {}
     rows = session.exec(select(WalletEntry.customer_id, WalletEntry.currency,
                                func.sum(type_coerce(WalletEntry.amount, BigInteger)))
-                        .where(WalletEntry.customer_id.in_(customer_ids))
+                        .where(_in(session, WalletEntry.customer_id, sorted(set(customer_ids))))
                         .group_by(WalletEntry.customer_id, WalletEntry.currency)).all()
     return {(cid, cur): from_scaled(raw, MONEY_SCALE) for cid, cur, raw in rows}
+
+
+# --------------------------------------------------------------------------------------------------
+# many invoices at once (bulk approval): use_credit's checks, entries and audit, in a fixed number of statements
+
+
+@dataclass(frozen=True)
+class CreditUse:
+    entry_id: int
+    customer_id: int
+    currency: str
+    amount: Decimal  # taken from the wallet (positive; the entry holds it negative)
+    invoice_id: int | None
+    balance_after: Decimal
+
+
+def lock_customers(session: Session, customer_ids: list[int]) -> None:
+    """Lock the customers' rows until the transaction ends, as :func:`use_credit` does for one (it serialises
+    wallet use per customer on PostgreSQL) — one query, in id order."""
+    from core.invoicing.service import _in
+
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return
+    found = set(session.exec(select(Customer.id).where(_in(session, Customer.id, ids)).order_by(Customer.id)
+                             .with_for_update()))
+    for cid in ids:
+        if cid not in found:
+            raise NotFound(f"there is no customer with id {cid}")
+
+
+def balances_of(session: Session, keys: list[tuple[int, str]]) -> dict[tuple[int, str], Decimal]:
+    """:func:`balance` for many (customer id, currency) pairs with one query."""
+    sums = balances_for(session, sorted({cid for cid, _ in keys}))
+    out = {}
+    for cid, cur in keys:
+        code = _currency(cur)
+        out[(cid, cur)] = shown_balance(sums.get((cid, code), ZERO), code)
+    return out
+
+
+def checked_use(currency: str, amount, available: Decimal) -> Decimal:
+    """:func:`use_credit`'s checks of one use against the balance it finds: the amount to take."""
+    code = _currency(currency)
+    value = _amount(amount, code)
+    if value > available:
+        raise UserError(f"the wallet holds {format_money(available, code)}; it cannot pay {format_money(value, code)}")
+    return value
+
+
+def record_uses(session: Session, uses: list[tuple[int, str, Decimal, int, Decimal]], *,
+                actor: Actor = SYSTEM) -> list[CreditUse]:
+    """The entries :func:`use_credit` writes, for many invoices' uses already checked with :func:`checked_use`:
+    (customer id, currency, amount, invoice id, balance before) each, one invoice once — written with one
+    executemany, their ids read back with one query. Their audit entries are the caller's to write
+    (:func:`use_audit`), in order with its own."""
+    from sqlalchemy import insert
+
+    from core.invoicing.service import _in, _model_defaults
+
+    require(actor, "invoices:write")
+    if not uses:
+        return []
+    invoices = [u[3] for u in uses]
+    if None in invoices or len(set(invoices)) != len(invoices):
+        raise ValueError("record_uses: one use per invoice, each with its invoice id")
+    session.flush()
+    t = WalletEntry.__table__
+    today = utcnow().date()
+    defaults = _model_defaults(WalletEntry)
+    rows = [{**defaults, "customer_id": cid, "currency": _currency(cur), "amount": -value, "kind": USE_KIND,
+             "invoice_id": invoice_id, "note": f"applied to invoice {invoice_id}"[:300], "effective_date": today,
+             "created_by": actor.username}
+            for cid, cur, value, invoice_id, _ in uses]
+    conn = session.connection()
+    conn.execute(insert(t), rows)
+    # the newest use of each invoice is the one just written (an invoice's credit is used once, on approval)
+    ids = dict(conn.execute(select(t.c.invoice_id, func.max(t.c.id))
+                            .where(t.c.kind == USE_KIND, _in(session, t.c.invoice_id, sorted(invoices)))
+                            .group_by(t.c.invoice_id)).all())
+    return [CreditUse(ids[invoice_id], cid, _currency(cur), value, invoice_id, before - value)
+            for cid, cur, value, invoice_id, before in uses]
+
+
+def use_audit(use: CreditUse, *, actor: Actor = SYSTEM) -> dict:
+    """The audit entry of one use (``audit.record`` / ``audit.record_many`` arguments), as use_credit writes it."""
+    return dict(actor=actor.username, action="wallet.use", entity_type="customer", entity_id=use.customer_id,
+                details={"entry": use.entry_id, "currency": use.currency, "amount": use.amount,
+                         "invoice_id": use.invoice_id, "balance_after": use.balance_after})

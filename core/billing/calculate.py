@@ -11,7 +11,10 @@ Every step the customer should be able to follow is its own invoice line (core.b
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 
@@ -110,13 +113,91 @@ class ContractRun:
     previous_plan: schedule.RunPlan | None = None  # the run that billed this period in advance
 
 
+_PLANS: dict[tuple, tuple] = {}  # schedule shape -> the run's plan with line positions for line ids
+_PLANS_MAX = 4096
+
+
 def plan_contract_run(terms: ContractTerms, year: int, month: int) -> schedule.RunPlan:
-    return schedule.plan_run(terms.schedule, terms.line_schedules(), year, month)
+    """The contract's run for ``year-month`` (``schedule.plan_run``). A bill run plans thousands of contracts
+    whose schedules share a few shapes (same dates, cadences and timings): the plan of a shape is computed once
+    and reused with each contract's own line ids — the same plan, the same errors (a miss plans it for real)."""
+    ids = [ln.id for ln in terms.lines]
+    key = (terms.start_date, terms.end_date, terms.anchor_day, terms.pauses,
+           tuple((ln.cadence, ln.timing, bool(ln.metric_code), ln.start_date, ln.end_date) for ln in terms.lines),
+           year, month)
+    try:
+        hit = _PLANS.get(key) if len(set(ids)) == len(ids) else None
+    except TypeError:  # something unhashable (pauses given as lists): plan it without the cache
+        key, hit = None, None
+    if hit is not None:
+        run_start, run_end, invoice_date, charges = hit
+        return schedule.RunPlan(run_start, run_end, invoice_date,
+                                tuple(schedule.Charge(ids[k], *rest) for k, rest in charges))
+    plan = schedule.plan_run(terms.schedule, terms.line_schedules(), year, month)
+    if key is not None and len(set(ids)) == len(ids):
+        position = {line_id: k for k, line_id in enumerate(ids)}
+        if len(_PLANS) >= _PLANS_MAX:
+            _PLANS.clear()
+        _PLANS[key] = (plan.run_start, plan.run_end, plan.invoice_date,
+                       tuple((position[c.line_id], _charge_fields(c)) for c in plan.charges))
+    return plan
+
+
+def _charge_fields(charge: schedule.Charge) -> tuple:
+    """A charge's fields after ``line_id``, in order: ``Charge(line_id, *fields)`` makes it again."""
+    return tuple(getattr(charge, f.name) for f in fields(charge))[1:]
 
 
 def usage_windows(terms: ContractTerms, run: schedule.RunPlan) -> dict[int, tuple]:
     """line id -> the active windows whose events a usage line bills (pauses cut holes)."""
     return {c.line_id: c.windows for c in run.charges if c.kind == "usage"}
+
+
+_RUN_MEMO: ContextVar[dict | None] = ContextVar("billing_run_memo", default=None)
+
+
+@contextmanager
+def run_memo() -> Iterator[None]:
+    """Inside a bill run: a line's pricing model priced once per distinct input. Pricing is pure, and in a run
+    of thousands of contracts many lines share their params (the caller passes one params object for equal
+    params) and their usage (a flat fee, a package at the same count): ``pricing.price`` is called once for
+    each (model, params object, quantity, currency) and its result reused, and a params object is validated
+    once (later quantities go to the model's ``calculate``, as ``price`` does once params are valid). Only
+    for the caller's run: the memo holds the params objects it keys on (so an id is never reused under it);
+    the caller must not change them meanwhile."""
+    token = _RUN_MEMO.set({})
+    try:
+        yield
+    finally:
+        _RUN_MEMO.reset(token)
+
+
+def _price(name: str, params: dict, usage: Usage, currency: str) -> pricing.PriceResult:
+    """``pricing.price``, with the bill run's memo when there is one (see :func:`run_memo`)."""
+    memo = _RUN_MEMO.get()
+    if memo is None:
+        return pricing.price(name, params, usage, currency)
+    key = None
+    if usage.groups is None and usage.transactions is None:
+        q = usage.quantity
+        # the quantity with its exponent: 1 and 1.0 are equal Decimals but may read differently in a breakdown
+        key = (name, id(params), q.as_tuple() if isinstance(q, Decimal) else (type(q), q), currency)
+        hit = memo.get(key)
+        if hit is not None and hit[0] is params:
+            return hit[1]
+    valid = memo.get((name, id(params)))
+    if valid is not None and valid[0] is params:
+        # params already validated in this run: what pricing.price does after its validation
+        model = valid[1]
+        result = model.calculate(params, usage, pricing.check_currency(currency))
+        if not isinstance(result.amount, Decimal) or result.amount < 0:  # pragma: no cover - as pricing.price
+            raise pricing.PricingError(f"{model.LABEL} produced an invalid amount {result.amount!r}")
+    else:
+        result = pricing.price(name, params, usage, currency)
+        memo[(name, id(params))] = (params, pricing.get_model(name))
+    if key is not None:
+        memo[key] = (params, result)
+    return result
 
 
 def _price_charge(line: LineTerms, charge: schedule.Charge, usage: Usage | None, currency: str,
@@ -126,7 +207,7 @@ def _price_charge(line: LineTerms, charge: schedule.Charge, usage: Usage | None,
         usage = usage or Usage()
         used = usage.quantity
         billed = pricing.apply_free_units(usage, line.free_units) if line.free_units > 0 else usage
-        result = pricing.price(line.pricing_model, line.params, billed, currency)
+        result = _price(line.pricing_model, line.params, billed, currency)
         if line.free_units > 0:
             parts.append(f"{format_number(used)} used − {format_number(line.free_units)} free = "
                          f"{format_number(billed.quantity)} billed")
@@ -134,7 +215,7 @@ def _price_charge(line: LineTerms, charge: schedule.Charge, usage: Usage | None,
         amount, quantity = result.amount, used
     else:
         quantity = line.fixed_quantity if line.fixed_quantity is not None else ONE
-        result = pricing.price(line.pricing_model, line.params, Usage(quantity=quantity), currency)
+        result = _price(line.pricing_model, line.params, Usage(quantity=quantity), currency)
         parts.append(result.summary or format_money(result.amount, currency, precise=True))
         amount = result.amount
         if charge.kind in ("advance", "arrears") and charge.proration != ONE:

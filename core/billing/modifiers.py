@@ -82,7 +82,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, getcontext, localcontext
 
 from core.errors import UserError
 from core.money import HUNDRED, ONE, PRECISION, ZERO, MoneyError, format_money, format_number, round_money, to_decimal
@@ -467,12 +467,19 @@ class _Pricer:
     def __init__(self, cur: str):
         self.cur = cur
         self.steps: list[Step] = []
+        # round_money's rounding, with the currency looked up and the context made once per document
+        self._quantum = _currency(cur).quantum
+        self._context = getcontext().copy()
+        self._context.prec = PRECISION
 
     def money(self, amount: Decimal) -> str:
         return format_money(amount, self.cur)
 
     def round(self, amount: Decimal) -> Decimal:
-        return round_money(amount, self.cur)
+        """``round_money(amount, currency)``: half-up to the currency's minor unit."""
+        if not isinstance(amount, Decimal):
+            amount = to_decimal(amount, field="amount")
+        return amount.quantize(self._quantum, rounding=ROUND_HALF_UP, context=self._context)
 
     def add(self, kind: str, description: str, amount: Decimal, line_key: str | None, modifier_key: str | None,
             indent: int, breakdown: str) -> None:
@@ -585,6 +592,8 @@ class _Pricer:
 
 def _checked(mods: Mapping | None, validate, what: str) -> Mapping:
     mods = mods or {}
+    if not mods:  # nothing to check (most lines have no modifiers)
+        return mods
     problems = validate(mods)
     if problems:
         raise ModifierError(f"{what}: " + "; ".join(problems))
