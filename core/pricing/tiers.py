@@ -15,6 +15,8 @@ Every model calls it, so the models accept either form directly.
 """
 from __future__ import annotations
 
+import json
+
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -233,7 +235,33 @@ class Tier:
 
 
 def read_tiers(tiers: object, fields: Sequence[Field] = (), *, noun: str = "tier") -> list[Tier]:
-    """Normalise and check a tier list for ``calculate``; raises PricingError on any problem."""
+    """Normalise and check a tier list for ``calculate``; raises PricingError on any problem.
+
+    A bill run prices the same few tier lists thousands of times: the result is remembered per exact input (its
+    JSON with every value's type kept, so the string "0.1" and the float 0.1 — which is refused — never share an
+    entry). Callers get a fresh list of the (immutable) tiers."""
+    try:
+        key = (json.dumps(tiers, sort_keys=True, default=lambda o: f"{type(o).__name__}:{o}"),
+               tuple((k, str(v)) for k, v in fields), noun)
+    except (TypeError, ValueError):
+        return _read_tiers(tiers, fields, noun)
+    return list(_read_tiers_cached(key, tiers, fields, noun))
+
+
+def _read_tiers_cached(key, tiers, fields, noun):  # noqa: ANN001, ANN202
+    hit = _TIER_CACHE.get(key)
+    if hit is None:
+        hit = tuple(_read_tiers(tiers, fields, noun))
+        if len(_TIER_CACHE) >= 4096:
+            _TIER_CACHE.clear()
+        _TIER_CACHE[key] = hit
+    return hit
+
+
+_TIER_CACHE: dict = {}
+
+
+def _read_tiers(tiers: object, fields: Sequence[Field], noun: str) -> list[Tier]:
     problems = tier_problems(tiers, fields, noun=noun)
     if problems:
         raise PricingError("; ".join(problems))

@@ -110,3 +110,14 @@ def test_first_tier_may_end_at_zero_and_then_holds_only_zero():
     assert containing_tier(tiers, D(0)).number == 1
     assert containing_tier(tiers, D("0.001")).number == 2
     assert [(t.number, u) for t, u in graduated(tiers, D(3))] == [(1, D(0)), (2, D(3))]
+
+
+def test_remembered_tier_lists_never_let_a_float_through():
+    """read_tiers remembers what it read; a float, which is refused, must not borrow the string's entry."""
+    good = [{"up_to": "100", "unit_price": "0.1"}, {"up_to": None, "unit_price": "0.05"}]
+    fields = (("unit_price", "unit price"),)
+    assert [t.values["unit_price"] for t in read_tiers(good, fields)] == [D("0.1"), D("0.05")]
+    assert read_tiers(good, fields) == read_tiers(good, fields)  # the same tiers again (from memory)
+    floats = [{"up_to": "100", "unit_price": 0.1}, {"up_to": None, "unit_price": "0.05"}]
+    with pytest.raises(PricingError):
+        read_tiers(floats, fields)
