@@ -567,3 +567,75 @@ def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[object]], *, sheet
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# ---- the fast path for plain CSV files (pyarrow) ----------------------------------------------------------
+
+_PLAIN_BYTES = bytes([9, 10, 13] + list(range(0x20, 0x7F)))  # tab, line ends, printable ASCII
+
+
+@dataclass
+class ArrowCsv:
+    """A plain CSV upload read by pyarrow's reader: ``columns`` (header cells, trimmed), ``table`` (every column
+    as strings, cells untrimmed), data row ``i`` is spreadsheet row ``header_row + 1 + i``."""
+
+    columns: list[str]
+    table: object  # pyarrow.Table
+    header_row: int = 1
+
+
+def read_plain_csv(data: bytes, filename: str) -> ArrowCsv | None:
+    """The CSV upload as a pyarrow table, when the file is one that the csv module and pyarrow read alike and
+    that :func:`stream_rows` would find no fault with as a whole; otherwise None (read it with
+    :func:`stream_rows`). Plain means: .csv/.txt/.tsv, printable ASCII with tabs and line ends only (so no
+    quotes, no encoding question, no NUL), line ends \\n or \\r\\n, no blank line, a header on the first line
+    whose cells are all named and distinct, and every row as wide as the header. With those, each line is one
+    record, split at each delimiter, and the row numbers follow the lines."""
+    if not data or len(data) > MAX_UPLOAD_BYTES:
+        return None
+    ext = PurePath(filename or "").suffix.lower()
+    if ext not in CSV_EXTENSIONS or _binary_kind(data) is not None:
+        return None
+    if data.translate(None, _PLAIN_BYTES) or b'"' in data:  # (translate keeps only the bytes not in the set)
+        return None
+    if data.count(b"\r") != data.count(b"\r\n") or b"\n\n" in data or b"\n\r\n" in data:
+        return None
+    end = data.find(b"\n")
+    first = (data if end < 0 else data[:end]).removesuffix(b"\r").decode("ascii")
+    delimiter = "\t" if ext == ".tsv" else _sniff_delimiter(data[:65536].decode("ascii"))
+    header = [c.strip() for c in first.split(delimiter)]
+    if not all(header) or len({c.casefold() for c in header}) != len(header):
+        return None
+    if end < 0:  # no rows: the stream says so
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    bad = []
+    names = [f"c{i}" for i in range(len(header))]
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, use_threads=True),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False, double_quote=False,
+                                             escape_char=False, newlines_in_values=False,
+                                             ignore_empty_lines=False,
+                                             invalid_row_handler=lambda row: bad.append(row) or "skip"),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, ValueError):
+        return None
+    if bad or table.num_rows == 0 or table.num_rows != data.count(b"\n", end + 1) + (not data.endswith(b"\n")):
+        return None
+    import pyarrow.compute as pc
+
+    blank = None
+    for i in range(len(header)):
+        raw = table.column(i)
+        if pc.max(pc.binary_length(raw)).as_py() > MAX_FIELD_CHARS:
+            return None
+        w = pc.binary_length(pc.utf8_trim(raw, " \t"))
+        blank = w if blank is None else pc.max_element_wise(blank, w)
+    if pc.min(blank).as_py() == 0:  # a row of empty cells: the stream leaves it out
+        return None
+    return ArrowCsv(header, table.rename_columns(header), 1)

@@ -24,6 +24,14 @@ of ``WRITE_CHUNK`` rows (:func:`core.importers.files.stream_rows`); for each chu
 3. while the file has shown no problem, the chunk's tuples are written (``executemany`` on SQLite, ``COPY`` on
    PostgreSQL, SQLAlchemy Core elsewhere) inside a SAVEPOINT of the caller's transaction, and dropped.
 
+A plain CSV file (printable ASCII, no quotes, no blank line, every row as wide as a header of distinct names:
+what exports usually are; :func:`core.importers.files.read_plain_csv`) is read by pyarrow's CSV reader instead,
+and each chunk is checked column-wise (:func:`_plain_fast`): when every row of the chunk is a common row (the
+same rules as the inline check above, `…T…Z` timestamps only) and no key repeats, the tuples are built from the
+columns; any other chunk is handed, as cells, to the row-by-row check, so every message is still that of
+:func:`check_event`. The column-wise check accepts only what the row-by-row one accepts, with the same values
+(tests/db/test_import_usage.py compares both on the same files).
+
 Only the keys of the file (for "this key is already used on row N") and the first ``ROWS_KEPT`` accepted rows
 (``report.rows``, for display; the count is ``report.accepted_rows``) outlive their chunk. At the first
 problem the writing stops, the checking goes on to the end so the report names every bad row, and the
@@ -43,6 +51,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import repeat
 from operator import itemgetter
 
 from sqlalchemy import JSON, BigInteger, String, column, insert, select, table
@@ -54,7 +63,7 @@ from core.auth import Actor, require
 from core.errors import UserError
 from core.importers.columns import match_columns
 from core.importers.dbutil import bulk_gc, chunks, existing_values, for_column, now_utc
-from core.importers.files import ImportFileError, stream_rows
+from core.importers.files import ArrowCsv, ImportFileError, read_plain_csv, stream_rows
 from core.importers.report import Duplicate, ImportReport, RowError
 from core.models import BillableMetric, Customer, UsageEvent
 from core.money import MoneyError, to_decimal
@@ -71,6 +80,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 REQUIRED = ("idempotency_key", "customer_external_id", "event_name", "timestamp")
 WRITE_CHUNK = 50_000  # rows read, looked up, checked and written at a time
 ROWS_KEPT = 1_000  # accepted rows kept in report.rows, for display
+PLAIN_CSV_FAST = True  # plain CSV files read and checked by pyarrow (tests turn it off to compare)
 BULK_CACHE_KIB = -131_072  # SQLite page cache during a bulk write: 128 MiB (negative = KiB)
 REINDEX_MIN_ROWS = 100_000  # SQLite: from this many events, secondary indexes may be rebuilt after the write
 MAX_KEY_LENGTH = UsageEvent.__table__.c.idempotency_key.type.length or 200
@@ -330,8 +340,9 @@ class _Upload:
     def run(self, data: bytes) -> ImportReport:
         report = self.report
         self.say(0.0, "Reading the file")
+        plain = read_plain_csv(data, self.filename) if PLAIN_CSV_FAST else None
         try:
-            stream = stream_rows(data, self.filename, WRITE_CHUNK)
+            stream = _PlainStream(plain) if plain is not None else stream_rows(data, self.filename, WRITE_CHUNK)
         except ImportFileError as exc:
             return self._unreadable(exc)
         report.warnings.extend(stream.notes)
@@ -339,7 +350,7 @@ class _Upload:
         report.columns = match.by_column
         if match.errors:
             try:  # the rows are still read: a problem with the file as a whole is what the user must fix first
-                report.total_rows = sum(len(chunk) for chunk in stream.chunks)
+                report.total_rows = stream.total() if plain is not None else sum(len(c) for c in stream.chunks)
             except ImportFileError as exc:
                 return self._unreadable(exc)
             report.errors.extend(match.errors)
@@ -364,9 +375,13 @@ class _Upload:
         done = 0
         try:
             for chunk in stream.chunks:
-                stored = self._stored_keys(check, chunk) if any_stored else frozenset()
-                self._look_up_customers(check, chunk)
-                rows = check.chunk(chunk, stored, report)
+                if plain is not None:
+                    rows = self._plain_chunk(check, chunk, any_stored, report)
+                    chunk = chunk[1]
+                else:
+                    stored = self._stored_keys(check, chunk) if any_stored else frozenset()
+                    self._look_up_customers(check, chunk)
+                    rows = check.chunk(chunk, stored, report)
                 done += len(chunk)
                 estimate = max(estimate, done)
                 if writer is not None and report.ok and rows:
@@ -397,6 +412,10 @@ class _Upload:
             self.say(1.0, "Checked")
         return report
 
+    def _plain_chunk(self, check: _Checker, part: tuple[int, object], any_stored: bool,
+                     report: ImportReport) -> list[tuple]:
+        return _plain_chunk(self, check, part, any_stored, report)
+
     def _unreadable(self, exc: ImportFileError) -> ImportReport:
         report = self.report = ImportReport(kind="usage", filename=self.filename)
         report.errors.extend(exc.problems)
@@ -424,6 +443,171 @@ class _Upload:
             if check.writer is not None:
                 check.writer.pause()
             check.known.update(existing_values(self.session, Customer.__table__.c.external_id, list(wanted)))
+
+
+class _PlainStream:
+    """A plain CSV read by pyarrow (:func:`core.importers.files.read_plain_csv`), in :class:`RowStream`'s shape:
+    ``chunks`` are ``(first row number, table slice)``. Such a file has no problem as a whole and no blank row."""
+
+    def __init__(self, plain: ArrowCsv):
+        self.plain = plain
+        self.columns = plain.columns
+        self.header_row = plain.header_row
+        self.notes: list[str] = []
+        self.estimated_rows = plain.table.num_rows
+
+    def total(self) -> int:
+        return self.plain.table.num_rows
+
+    @property
+    def chunks(self) -> Iterable[tuple[int, object]]:
+        table, first = self.plain.table, self.plain.header_row + 1
+        for start in range(0, table.num_rows, WRITE_CHUNK):
+            yield first + start, table.slice(start, WRITE_CHUNK)
+
+
+_TS_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?Z$"
+_QTY_SHAPE = r"^[0-9]+(\.[0-9]{1,6})?$"
+
+
+def _plain_chunk(upload: _Upload, check: _Checker, part: tuple[int, object], any_stored: bool,
+                 report: ImportReport) -> list[tuple]:
+    """One chunk of a plain CSV: looked up, then checked column-wise by pyarrow. When every row passes the
+    common path's checks (or is a stored duplicate) and no key repeats, the insert tuples are built from the
+    columns; otherwise the whole chunk goes through :meth:`_Checker.chunk`, row by row, which says what is wrong
+    exactly as for any other file. The column-wise checks accept only what the row-by-row ones accept, with the
+    same values."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    row0, sl = part
+    n = sl.num_rows
+    rows = range(row0, row0 + n)
+
+    def trim(i: int):
+        return pc.utf8_trim(sl.column(i), " \t")  # the file holds no other whitespace than space and tab
+
+    keys_a = trim(check.ik)
+    keys = keys_a.to_pylist()
+    seen, writer = check.seen, check.writer
+    stored: set[str] | frozenset = frozenset()
+    if any_stored:
+        wanted = set(keys)
+        wanted.difference_update(seen)
+        wanted.discard("")
+        if wanted:
+            if writer is not None:
+                writer.pause()
+            stored = existing_values(upload.session, _ev.c.idempotency_key, list(wanted))
+    cust_a = trim(check.ic)
+    new = set(pc.unique(cust_a).to_pylist())
+    new.difference_update(check.customers_asked)
+    if new:
+        check.customers_asked.update(new)
+        new.discard("")
+        if new:
+            if writer is not None:
+                writer.pause()
+            check.known.update(existing_values(upload.session, Customer.__table__.c.external_id, list(new)))
+
+    fast = _plain_fast(check, sl, trim, keys_a, cust_a, pa, pc, np)
+    pa.default_memory_pool().release_unused()  # the kernels' scratch back to the system, chunk by chunk
+    if fast is not None:
+        skip = [k in stored for k in keys] if stored else None
+        take = keys if skip is None else [k for k, s in zip(keys, skip) if not s]
+        took = rows if skip is None else [r for r, s in zip(rows, skip) if not s]
+        first = dict(zip(take, took))
+        if len(first) == len(take) and seen.keys().isdisjoint(first):
+            if skip is not None:
+                report.duplicates.extend(Duplicate(r, k, _STORED) for r, k, s in zip(rows, keys, skip) if s)
+            seen.update(first)
+            cols = fast
+            if skip is not None:
+                mask = pa.array([not s for s in skip])
+                cols = [c.filter(mask) for c in cols]
+            source, created = check.tail
+            out = list(zip(take, *(c.to_pylist() for c in cols[1:]), repeat(source), repeat(created)))
+            check.accepted += len(out)
+            if len(check.kept) < ROWS_KEPT:
+                for t in out[:ROWS_KEPT - len(check.kept)]:
+                    check.kept.append(check._usage_row(t))
+            return out
+    cells = list(zip(*(sl.column(i).to_pylist() for i in range(sl.num_columns))))
+    return check.chunk(list(zip(rows, cells)), stored, report)
+
+
+def _plain_fast(check: _Checker, sl, trim, keys_a, cust_a, pa, pc, np) -> list | None:  # noqa: ANN001
+    """The chunk's columns (key, customer, event, timestamp as the writer takes it, scaled quantity, properties
+    JSON) when every row passes the common path's checks; None otherwise."""
+    if check.text_suffix is None or not check.metered or not check.known:
+        return None
+    klen = pc.binary_length(keys_a)
+    ok = pc.and_(pc.greater(klen, 0), pc.less_equal(klen, MAX_KEY_LENGTH))
+    ok = pc.and_(ok, pc.is_in(cust_a, value_set=pa.array(list(check.known), pa.string())))
+    name_a = trim(check.iname)
+    ok = pc.and_(ok, pc.is_in(name_a, value_set=pa.array(list(check.metered), pa.string())))
+    if check.ij is not None:
+        ok = pc.and_(ok, pc.equal(pc.binary_length(trim(check.ij)), 0))
+    if not pc.all(ok).as_py():
+        return None
+    # timestamps: 2025-01-31T14:30:00[.123456]Z, a real date and time,
+    # inside the window; stored as "2025-01-31 14:30:00.123456" + the writer's suffix
+    ts = trim(check.its)
+    if not pc.all(pc.match_substring_regex(ts, _TS_SHAPE)).as_py():
+        return None
+    head = pc.utf8_slice_codeunits(ts, 0, 19)
+    try:  # a real date and time: the cast refuses Feb 30, hour 24, second 60 (strptime would roll them over)
+        pc.cast(head, pa.timestamp("s"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    micro = pc.utf8_slice_codeunits(ts, 19, 26)  # ".123456", or "Z" without microseconds
+    micro = pc.if_else(pc.equal(micro, "Z"), ".000000", micro)
+    text = pc.binary_join_element_wise(pc.replace_substring(head, "T", " "), micro, "")
+    if not pc.all(pc.and_(pc.greater_equal(text, check.lo_text), pc.less_equal(text, check.hi_text))).as_py():
+        return None
+    if check.text_suffix:
+        text = pc.binary_join_element_wise(text, check.text_suffix, "")
+    # quantities: digits with up to 6 decimals -> the scaled integer, exact (never a float)
+    n = len(keys_a)
+    if check.iq is None:
+        qty = pa.nulls(n, pa.int64())
+    else:
+        q = trim(check.iq)
+        empty = pc.equal(pc.binary_length(q), 0)
+        if not pc.all(pc.or_(empty, pc.match_substring_regex(q, _QTY_SHAPE))).as_py():
+            return None
+        dot = pc.find_substring(q, ".")
+        whole = pc.if_else(pc.less(dot, 0), pc.binary_length(q), dot)
+        if not pc.all(pc.less_equal(whole, 12)).as_py():  # below 10^12: the scaled integer always fits
+            return None
+        try:
+            exact = pc.cast(pc.if_else(empty, "0", q), pa.decimal128(38, QUANTITY_SCALE))
+            if isinstance(exact, pa.ChunkedArray):
+                exact = exact.combine_chunks()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        # a decimal128 holds its value as the scaled integer (128 bits, little-endian); below 2^63 the low
+        # half is that integer
+        ints = np.frombuffer(exact.buffers()[1], dtype=np.int64, count=2 * (exact.offset + len(exact)))
+        ints = ints[2 * exact.offset::2]
+        mask = empty.to_numpy(zero_copy_only=False) if pc.any(empty).as_py() else None
+        qty = pa.array(ints, pa.int64(), mask=mask)
+    # properties: the other columns' non-empty cells as a JSON object, in column order
+    if not check.props:
+        pj = pa.array(["{}"] * n, pa.string())
+    else:
+        pieces = []
+        for _c, i, prefix in check.props:
+            v = trim(i)
+            esc = pc.replace_substring(pc.replace_substring(v, "\\", "\\\\"), "\t", "\\t")
+            piece = pc.binary_join_element_wise(", " + prefix + '"', esc, '"', "")
+            pieces.append(pc.if_else(pc.greater(pc.binary_length(v), 0), piece, ""))  # empty cells left out
+        # (not null_handling="skip": pyarrow 26 drops rows whose pieces are all null)
+        joined = pc.replace_substring_regex(pc.binary_join_element_wise(*pieces, ""), "^, ", "",
+                                            max_replacements=1)
+        pj = pc.binary_join_element_wise("{", joined, "}", "")
+    return [keys_a, cust_a, name_a, text, qty, pj]
 
 
 class _Checker:

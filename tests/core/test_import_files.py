@@ -15,7 +15,14 @@ from core.importers.columns import match_columns, normalise_header
 from core.importers.countries import country_code
 from core.importers.customers import ALIASES as CUSTOMER_ALIASES
 from core.importers.customers import detect_preset
-from core.importers.files import ImportFileError, excel_value_text, neutralise, read_table, unneutralise
+from core.importers.files import (
+    ImportFileError,
+    excel_value_text,
+    neutralise,
+    read_plain_csv,
+    read_table,
+    unneutralise,
+)
 from core.importers.report import Duplicate, ImportReport, RowError
 from core.importers.usage import parse_quantity, parse_timestamp
 
@@ -368,3 +375,32 @@ def test_stream_raises_whole_file_problems_like_read_table(data, row, column, mo
         list(stream.chunks)
     assert got.value.problems == expected.value.problems
     assert (got.value.problems[0].row, got.value.problems[0].column) == (row, column)
+
+
+# ---- read_plain_csv: only files the csv module and pyarrow read alike ---------------------------------------
+
+
+@pytest.mark.parametrize("data, filename, plain", [
+    (b"a,b\n1,2\n3,4\n", "x.csv", True),
+    (b"a,b\r\n1,2\r\n3,4", "x.csv", True),
+    (b"a\tb\n1\t2\n", "x.tsv", True),
+    (b"a;b\n1;2\n", "x.csv", True),
+    (b"a,b\n1,2\n", "x.xlsx", False),
+    (b'a,b\n"1",2\n', "x.csv", False),  # quotes
+    (b"a,b\n1,2\n\n3,4\n", "x.csv", False),  # a blank line
+    (b"a,b\n1,2\r3,4\n", "x.csv", False),  # a lone CR
+    (b"a,b\n1,2,3\n", "x.csv", False),  # too wide
+    (b"a,b\n1\n", "x.csv", False),  # too narrow
+    (b"a,b\n , \n", "x.csv", False),  # a row of empty cells
+    (b"a,A\n1,2\n", "x.csv", False),  # a header twice
+    (b"a,\n1,2\n", "x.csv", False),  # a column without a header
+    (b"a,b\n", "x.csv", False),  # no rows
+    ("a,b\ncaf\u00e9,2\n".encode(), "x.csv", False),  # not ASCII
+    (b"\xef\xbb\xbfa,b\n1,2\n", "x.csv", False),  # a BOM
+])
+def test_read_plain_csv_takes_only_plain_files(data, filename, plain):
+    got = read_plain_csv(data, filename)
+    assert (got is not None) == plain
+    if plain:
+        assert got.header_row == 1 and got.columns == ["a", "b"]
+        assert got.table.column("a").to_pylist()[0] == "1"

@@ -454,3 +454,128 @@ def test_the_window_follows_the_settings(db, monkeypatch):
     monkeypatch.setenv("UPLOAD_MAX_AGE_DAYS", "not a number")  # ignored: the default (three years)
     monkeypatch.delenv("UPLOAD_MAX_FUTURE")
     assert preview_usage(db, csv_bytes(GOOD), "u.csv").ok
+
+
+# ---- plain CSV files take pyarrow's column-wise path: same rows, same errors as the row-by-row path ----------
+
+_EDGE_ROWS = [
+    "f01,ACME-001,api_call,2025-01-01T10:00:00.123456Z,1.5,eu,h1",
+    "f02,ACME-001,api_call,2025-01-01T10:00:00Z,7,eu,h2",
+    "f03,ACME-001,api_call,2025-01-01T10:00:00Z,1e3,eu,h3",
+    "f04,ACME-001,api_call,2025-01-01T10:00:00Z, 12 ,eu,h4",
+    "f05,ACME-001,api_call,2025-01-01T10:00:00Z,+5,eu,h5",
+    "f06,ACME-001,api_call,2025-01-01T10:00:00Z,5.,eu,h6",
+    "f07,ACME-001,api_call,2025-01-01T10:00:00Z,.5,eu,h7",
+    "f08,ACME-001,api_call,2025-01-01T10:00:00Z,1.1234567,eu,h8",
+    "f09,ACME-001,api_call,2025-01-01T10:00:00Z,1.0000000,eu,h9",
+    "f10,ACME-001,api_call,2025-01-01T10:00:00Z,007,eu,h10",
+    "f11,ACME-001,api_call,2025-01-01T10:00:00Z,99999999999999,eu,h11",
+    "f12,ACME-001,api_call,2025-01-01T10:00:00Z,-1,eu,h12",
+    "f13,ACME-001,api_call,2025-01-01T10:00:00Z,,eu,h13",
+    "f14,ACME-001,api_call,2025-01-01T10:00:00,1,eu,h14",
+    "f15,ACME-001,api_call,2025-01-02,1,eu,h15",
+    "f16,ACME-001,api_call,2025-01-01T10:00:00+02:00,1,eu,h16",
+    "f17,ACME-001,api_call,2025-02-30T00:00:00Z,1,eu,h17",
+    "f18,ACME-001,api_call,2025-01-01T24:00:00Z,1,eu,h18",
+    "f19,ACME-001,api_call,2025-01-01T23:59:60Z,1,eu,h19",
+    "f20,ACME-001,api_call,2099-01-01T00:00:00Z,1,eu,h20",
+    "f21,ACME-001,api_call,1999-01-01T00:00:00Z,1,eu,h21",
+    "f22,ACME-001,api_call, 2025-01-01T10:00:00Z ,1,eu,h22",
+    "f23,ACME-001,api_call,2025-01-01T10:00:00.123Z,1,eu,h23",
+    ",ACME-001,api_call,2025-01-01T10:00:00Z,1,eu,h24",
+    "k" * 250 + ",ACME-001,api_call,2025-01-01T10:00:00Z,1,eu,h25",
+    "f01,ACME-001,api_call,2025-01-01T10:00:00Z,1,eu,h26",
+    "f27,NOBODY,api_call,2025-01-01T10:00:00Z,1,eu,h27",
+    "f28,ACME-001,no_such_event,2025-01-01T10:00:00Z,1,eu,h28",
+    "f29,ACME-001,,2025-01-01T10:00:00Z,1,eu,h29",
+    "f30,ACME-001,api_call,2025-01-01T10:00:00Z,1,,h30",
+    "f31,ACME-001,api_call,2025-01-01T10:00:00Z,1,,",
+    "f32,ACME-001,api_call,2025-01-01T10:00:00Z,1,e\\u,h\tx",
+    " f33 ,GLOBEX-002 , storage_gb ,2025-01-01T10:00:00Z,2,eu,h33",
+    "f34,ACME-001,api_call,2025-01-01T10:00:00Z,1,eu,h34",
+    "f35,ACME-001,api_call,2025-1-01T10:00:00Z,1,eu,h35",
+    "f36,ACME-001,api_call,2025-01-01t10:00:00Z,1,eu,h36",
+    "f37,ACME-001,api_call,2025-01-01T10:00:00Z,1.000001,eu,h37",
+    "f38,ACME-001,api_call,2025-01-01T10:00:00Z,9223372036854.775807,eu,h38",
+]
+_EDGE_HEADER = HEADER + ",region,host"
+
+
+def _both_ways(session, monkeypatch, data: bytes, filename: str = "u.csv", *, chunk: int = 3) -> tuple:
+    """The same file through the column-wise path and the row-by-row path: (report, stored events) each, with
+    nothing committed; and whether the column-wise path built any chunk itself."""
+    monkeypatch.setattr(usage_module, "WRITE_CHUNK", chunk)
+    monkeypatch.setattr(dbutil, "in_chunk_size", lambda _s: 2)
+    fast_chunks = []
+    real_fast = usage_module._plain_fast
+    monkeypatch.setattr(usage_module, "_plain_fast",
+                        lambda *a: fast_chunks.append(r := real_fast(*a)) or r)
+    out = []
+    for fast in (True, False):
+        monkeypatch.setattr(usage_module, "PLAIN_CSV_FAST", fast)
+        preview = preview_usage(session, data, filename)
+        report = import_usage(session, OPS, data, filename)
+        events = stored_events(session)
+        session.rollback()
+        out.append((_seen(preview), _seen(report), events))
+    return out[0], out[1], any(c is not None for c in fast_chunks)
+
+
+def _seen(report) -> tuple:
+    return (report.ok, report.unreadable, report.total_rows, report.accepted_rows, report.inserted,
+            [(e.row, e.column, e.value, e.message) for e in report.errors],
+            [(d.row, d.key, d.reason) for d in report.duplicates],
+            [(r.row, r.idempotency_key, r.customer_external_id, r.event_name, r.timestamp, r.quantity, r.properties)
+             for r in report.rows], report.columns, report.warnings)
+
+
+@pytest.mark.parametrize("rows", [
+    pytest.param(_EDGE_ROWS, id="every-edge"),
+    pytest.param([r for r in _EDGE_ROWS if r.startswith(("f01", "f02", "f10", "f13", "f30", "f31", "f32", " f33",
+                                                         "f34", "f37")) and not r.endswith("h26")], id="good"),
+])
+@pytest.mark.parametrize("chunk", [1, 3, 50_000])
+def test_plain_csv_fast_path_matches_the_row_by_row_path(db, monkeypatch, rows, chunk):
+    import_and_commit(db, csv_bytes("f34,ACME-001,api_call,2025-01-01T10:00:00Z,1,eu,h34", header=_EDGE_HEADER))
+    fast, slow, used = _both_ways(db, monkeypatch, csv_bytes(*rows, header=_EDGE_HEADER), chunk=chunk)
+    assert fast == slow
+    assert used or (chunk == 50_000 and rows is _EDGE_ROWS)  # (one chunk with bad rows: all row by row)
+
+
+def test_plain_csv_fast_path_stores_exact_values(db, monkeypatch):
+    rows = [f"k{i},ACME-001,api_call,2025-01-0{i % 9 + 1}T10:00:00.00000{i % 10}Z,{i}.{i:06d},eu,h{i}"
+            for i in range(20)]
+    fast, slow, used = _both_ways(db, monkeypatch, csv_bytes(*rows, header=_EDGE_HEADER), chunk=7)
+    assert fast == slow and used and fast[1][0] and fast[1][4] == 20
+    ev = fast[2]
+    assert ev["k3"]["quantity"] == Decimal("3.000003") and ev["k3"]["properties"] == {"region": "eu", "host": "h3"}
+    assert ev["k3"]["timestamp"] == datetime(2025, 1, 4, 10, 0, 0, 3)
+
+
+@pytest.mark.parametrize("data, filename", [
+    pytest.param(csv_bytes(*_EDGE_ROWS[:5], header=_EDGE_HEADER).replace(b"\n", b"\r\n"), "u.csv", id="crlf"),
+    pytest.param(csv_bytes(*_EDGE_ROWS[:5], "", *_EDGE_ROWS[5:9], header=_EDGE_HEADER), "u.csv", id="blank-line"),
+    pytest.param(csv_bytes(*_EDGE_ROWS[:5], ",,,,,,", *_EDGE_ROWS[5:9], header=_EDGE_HEADER), "u.csv",
+                 id="empty-cells-row"),
+    pytest.param(csv_bytes(*_EDGE_ROWS[:5], "q1,ACME-001,api_call,2025-01-01T10:00:00Z,\"1,500\",eu,h",
+                           header=_EDGE_HEADER), "u.csv", id="quoted"),
+    pytest.param(csv_bytes(*_EDGE_ROWS[:5], "w1,ACME-001,api_call,2025-01-01T10:00:00Z,1,eu,h,extra",
+                           header=_EDGE_HEADER), "u.csv", id="too-wide"),
+    pytest.param(csv_bytes(*_EDGE_ROWS[:5], "w1,ACME-001,api_call,2025-01-01T10:00:00Z,1,eu",
+                           header=_EDGE_HEADER), "u.csv", id="too-narrow"),
+    pytest.param(csv_bytes(*_EDGE_ROWS[:5], header=_EDGE_HEADER + ",host"), "u.csv", id="header-twice"),
+    pytest.param(csv_bytes(*(r.replace(",", "\t") for r in _EDGE_ROWS[:8]), header=_EDGE_HEADER.replace(",", "\t")),
+                 "u.tsv", id="tsv"),
+    pytest.param(csv_bytes(*(r.replace(",", ";") for r in _EDGE_ROWS[:8]), header=_EDGE_HEADER.replace(",", ";")),
+                 "u.csv", id="semicolons"),
+    pytest.param(csv_bytes("p1,ACME-001,api_call,2025-01-01T10:00:00Z,1,{}",
+                           header=HEADER + ",properties"), "u.csv", id="properties-column"),
+    pytest.param(csv_bytes("p1,ACME-001,api_call,2025-01-01T10:00:00Z,1,caf\u00e9", header=HEADER + ",region"),
+                 "u.csv", id="not-ascii"),
+    pytest.param(csv_bytes("p1,ACME-001,api_call,2025-01-01T10:00:00Z,1", header="idempotency_key,customer"),
+                 "u.csv", id="missing-columns"),
+    pytest.param(csv_bytes(header=_EDGE_HEADER), "u.csv", id="no-rows"),
+])
+def test_plain_csv_fast_path_matches_on_unusual_files(db, monkeypatch, data, filename):
+    fast, slow, _used = _both_ways(db, monkeypatch, data, filename)
+    assert fast == slow
