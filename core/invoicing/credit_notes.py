@@ -8,7 +8,8 @@ invoice make it void.
 
 Per line, the line's share of the invoice's tax is credited with it (a separate tax line on the credit note), so
 crediting a $100 line on an invoice taxed at 18 % credits $118. An amount is taken as tax-inclusive and split the
-same way. A line can be credited up to what is left of it; the invoice up to what is left of its total.
+same way. A line can be credited up to what it really billed (its amount less the discounts and credits shown under
+it) minus what was credited on it before; the invoice up to what is left of its total.
 """
 from __future__ import annotations
 
@@ -57,6 +58,20 @@ def credited_by_line(session: Session, invoice_id: int) -> dict[int, object]:
     return {line_id: (total if total is not None else ZERO) for line_id, total in rows}
 
 
+def net_by_line(lines: list[InvoiceLine], code: str) -> dict[int, object]:
+    """What each charge line really billed: its amount with the discounts and credits shown under it (indented
+    steps that follow it) — the most a credit note can give back on that line. Lines in invoice order."""
+    net: dict[int, object] = {}
+    owner = None
+    for ln in lines:
+        if ln.kind in CREDITABLE_KINDS and not (ln.indent and ln.kind in ("true_up", "service_fee")):
+            owner = ln.id
+            net[ln.id] = round_money(ln.amount, code)
+        elif ln.kind in ("discount", "credit_grant") and owner is not None and ln.indent:
+            net[owner] += round_money(ln.amount, code)
+    return {k: max(v, ZERO) for k, v in net.items()}
+
+
 def _tax_share(inv: Invoice, net, code: str):  # noqa: ANN001, ANN202
     """The tax that goes with ``net`` of this invoice's lines (the invoice's own tax/subtotal ratio)."""
     if not inv.tax or inv.subtotal <= 0:
@@ -98,7 +113,8 @@ def issue_credit_note(session: Session, actor: Actor, invoice_id: int, *, reason
         if not lines:
             raise UserError("lines: choose at least one line to credit")
         invoice_lines = {ln.id: ln for ln in session.exec(select(InvoiceLine).where(
-            InvoiceLine.invoice_id == inv.id))}
+            InvoiceLine.invoice_id == inv.id).order_by(InvoiceLine.sort_order, InvoiceLine.id))}
+        net = net_by_line(list(invoice_lines.values()), code)
         already = credited_by_line(session, inv.id)
         net_total = ZERO
         for line_id, value in lines.items():
@@ -106,7 +122,7 @@ def issue_credit_note(session: Session, actor: Actor, invoice_id: int, *, reason
             if ln is None:
                 raise UserError(f"line #{line_id} is not a line of invoice {settlement.label(inv)}")
             value = _money(value, code, f"line “{ln.description}”")
-            left = round_money(ln.amount, code) - already.get(ln.id, ZERO)
+            left = net.get(ln.id, ZERO) - already.get(ln.id, ZERO)
             if ln.kind not in CREDITABLE_KINDS or ln.amount <= 0:
                 raise UserError(f"line “{ln.description}”: only charges can be credited (not discounts, credits "
                                 "or tax — tax is credited with its line)")

@@ -169,3 +169,19 @@ def test_every_change_is_audited(session):
     assert actions[-3:] == ["payment.record", "wallet.credit", "credit_note.issue"]
     detail = session.exec(select(AuditLog).where(AuditLog.action == "credit_note.issue")).one().details
     assert (detail["before"], detail["after"], D(str(detail["to_wallet"]))) == ("paid", "paid", D("50"))
+
+
+def test_a_line_is_credited_at_most_what_it_billed_after_its_discount(session):
+    f.seller(session)
+    cust = f.customer(session, "C1")
+    f.contract(session, "C1", [LineSpec("Seats", "per_unit", {"unit_price": "10"}, fixed_quantity="10",
+                                        modifiers={"discounts": [{"type": "percent", "value": "20"}]})],
+               start=date(2026, 1, 1))
+    [inv_id] = generate_drafts(session, SYSTEM, **OCT).created
+    inv = approve_invoice(session, SYSTEM, inv_id)
+    assert inv.total == D("80")
+    seats = next(ln for ln in invoice_lines(session, inv.id) if ln.kind == "fixed")
+    with pytest.raises(UserError, match=re.escape("$100.00 is more than the $80.00 left to credit on it")):
+        issue_credit_note(session, SYSTEM, inv.id, reason="x", lines={seats.id: "100"})
+    issue_credit_note(session, SYSTEM, inv.id, reason="Seats not used", lines={seats.id: "80"})
+    assert _get(session, inv).status == "void" and cust.id
