@@ -202,6 +202,7 @@ def main() -> None:
         else:
             res = child_ours(Path(path), step.removeprefix("ours-"), Path(workdir), url, int(rest[0]))
         res["peak_rss"] = _rss_mib()
+        res["load"] = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
         print(json.dumps(res))
         return
 
@@ -228,14 +229,15 @@ def main() -> None:
         lines.append((backend, floor, ours, ratio, target))
     print()
     print("| db | floor | floor again | ours: import+commit | ratio | target | re-upload | preview | "
-          "peak RSS (import child) | RSS before import |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "peak RSS (import child) | after first / again | RSS before import | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for backend, floor, ours, ratio, target in lines:
         print(f"| {backend} | {floor['seconds']:.2f} s | {floor['again']:.2f} s | {ours['first']:.2f} s | "
               f"{ratio:.2f}× | ≤ {target}× {'met' if ratio <= target else 'NOT met'} | {ours['again']:.2f} s "
               f"({'≤' if ours['again'] <= ours['first'] else '>'} first) | {ours['preview']:.2f} s | "
               f"{ours['peak_rss']:.0f} MiB ({'≤' if ours['peak_rss'] <= 1024 else '>'} 1 GiB) | "
-              f"{ours['base_rss']:.0f} MiB |")
+              f"{ours['first_rss']:.0f} / {ours['again_rss']:.0f} MiB | {ours['base_rss']:.0f} MiB | "
+              f"{floor['load']} → {ours['load']} |")
 
 
 if __name__ == "__main__":

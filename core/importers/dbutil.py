@@ -42,8 +42,31 @@ def value_in(session: Session, col: Column, values: Sequence[str]):
 
 
 def existing_values(session: Session, col: Column, values: Sequence[str]) -> set[str]:
-    """Which of ``values`` are stored in ``col``: one query per :func:`in_chunk_size` values, never one per value."""
+    """Which of ``values`` are stored in ``col``: one query per :func:`in_chunk_size` values, never one per value.
+
+    On SQLite the values are walked in sorted order and each is looked up in the column's index
+    (``SELECT value FROM json_each(?) WHERE value IN (SELECT col FROM t)``): ``col IN (SELECT value FROM
+    json_each(?))`` first builds a temporary index of the values, which costs about half as much again. On SQLite
+    and PostgreSQL (there with value_in's query) the queries go through the driver's cursor on the session's
+    connection (same transaction): SQLAlchemy's result handling would cost about as much as the query (a million
+    keys on SQLite: ~2 s in all instead of ~4 s). ``col`` needs an index of its own (it has one: the lookups are
+    of keys)."""
     found: set[str] = set()
+    dialect = session.get_bind().dialect
+    if dialect.name in ("sqlite", "postgresql"):
+        name, table = dialect.identifier_preparer.quote(col.name), dialect.identifier_preparer.quote(col.table.name)
+        if dialect.name == "sqlite":
+            sql = f"SELECT value FROM json_each(?) WHERE value IN (SELECT {name} FROM {table})"
+        else:  # (the same query as value_in's)
+            sql = f"SELECT {name} FROM {table} WHERE {name} IN (SELECT unnest(%s::text[]))"
+        cur = session.connection().connection.driver_connection.cursor()
+        try:
+            for part in chunks(sorted(values), in_chunk_size(session)):
+                cur.execute(sql, (json.dumps(part) if dialect.name == "sqlite" else part,))
+                found.update([r[0] for r in cur.fetchall()])
+        finally:
+            cur.close()
+        return found
     for part in chunks(list(values), in_chunk_size(session)):
         found.update(session.execute(select(col).where(value_in(session, col, part))).scalars())
     return found

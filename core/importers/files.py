@@ -582,6 +582,7 @@ class ArrowCsv:
     columns: list[str]
     table: object  # pyarrow.Table
     header_row: int = 1
+    escapes: bool = True  # False: no cell holds a backslash or a tab (nothing a JSON string would escape)
 
 
 def read_plain_csv(data: bytes, filename: str) -> ArrowCsv | None:
@@ -598,8 +599,10 @@ def read_plain_csv(data: bytes, filename: str) -> ArrowCsv | None:
         return None
     if data.translate(None, _PLAIN_BYTES) or b'"' in data:  # (translate keeps only the bytes not in the set)
         return None
-    if data.count(b"\r") != data.count(b"\r\n") or b"\n\n" in data or b"\n\r\n" in data:
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):  # a lone CR
         return None
+    # A blank line needs no search of its own: pyarrow reads it as one empty cell, a row too narrow (refused
+    # below) or, with one column, a row of empty cells (refused below).
     end = data.find(b"\n")
     first = (data if end < 0 else data[:end]).removesuffix(b"\r").decode("ascii")
     delimiter = "\t" if ext == ".tsv" else _sniff_delimiter(data[:65536].decode("ascii"))
@@ -629,13 +632,19 @@ def read_plain_csv(data: bytes, filename: str) -> ArrowCsv | None:
         return None
     import pyarrow.compute as pc
 
+    for i in range(len(header)):
+        if pc.max(pc.binary_length(table.column(i))).as_py() > MAX_FIELD_CHARS:
+            return None
+    # a row of empty cells (the stream leaves it out): none where some column has no empty cell (the usual: the
+    # first one), else looked for row by row
     blank = None
     for i in range(len(header)):
-        raw = table.column(i)
-        if pc.max(pc.binary_length(raw)).as_py() > MAX_FIELD_CHARS:
-            return None
-        w = pc.binary_length(pc.utf8_trim(raw, " \t"))
+        w = pc.binary_length(pc.utf8_trim(table.column(i), " \t"))
+        if pc.min(w).as_py() > 0:
+            break
         blank = w if blank is None else pc.max_element_wise(blank, w)
-    if pc.min(blank).as_py() == 0:  # a row of empty cells: the stream leaves it out
-        return None
-    return ArrowCsv(header, table.rename_columns(header), 1)
+    else:
+        if pc.min(blank).as_py() == 0:
+            return None
+    escapes = b"\\" in data or (delimiter != "\t" and b"\t" in data)
+    return ArrowCsv(header, table.rename_columns(header), 1, escapes)

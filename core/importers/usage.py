@@ -30,16 +30,24 @@ and each chunk is checked column-wise (:func:`_plain_fast`): when every row of t
 same rules as the inline check above, `…T…Z` timestamps only) and no key repeats, the tuples are built from the
 columns; any other chunk is handed, as cells, to the row-by-row check, so every message is still that of
 :func:`check_event`. The column-wise check accepts only what the row-by-row one accepts, with the same values
-(tests/db/test_import_usage.py compares both on the same files).
+(tests/db/test_import_usage.py compares both on the same files). A chunk whose keys are all stored already (a
+file uploaded again) is reported as duplicates without further checks, as row by row.
 
 Only the keys of the file (for "this key is already used on row N") and the first ``ROWS_KEPT`` accepted rows
-(``report.rows``, for display; the count is ``report.accepted_rows``) outlive their chunk. At the first
-problem the writing stops, the checking goes on to the end so the report names every bad row, and the
-savepoint is rolled back: nothing of the file is stored. A problem with the file as a whole (found only at its
-end, e.g. a value beyond the last column) does the same. Events get ids in file order (the ``latest``
-aggregation breaks timestamp ties by id). On SQLite, an upload at least as large as the table drops the
-non-unique index of usage_event and builds it again at the end, inside the same savepoint (the UNIQUE key stays,
-so a key stored meanwhile by another upload still aborts the import).
+(``report.rows``, for display; the count is ``report.accepted_rows``) outlive their chunk; a plain CSV in which
+no key repeats (pyarrow says so before the first chunk) needs not even its keys. At the first problem the
+writing stops, the checking goes on to the end so the report names every bad row, and the savepoint is rolled
+back: nothing of the file is stored. A problem with the file as a whole (found only at its end, e.g. a value
+beyond the last column) does the same. Events get ids in file order (the ``latest`` aggregation breaks
+timestamp ties by id).
+
+On SQLite an upload at least as large as the table drops the non-unique index of usage_event and builds it
+again at the end, inside the same savepoint; into a table that held no events when the upload began (so no key
+was looked up) the unique index of the idempotency key is dropped too and built first at the end — building it
+refuses a key stored twice, so a key stored meanwhile by another upload still aborts the import (the write lock
+held from the first row keeps anyone else from storing one after that). The rows are then only appended,
+``ROWS_PER_INSERT`` to a statement, and the indexes built by a sort each (with the sorter's helper threads): the
+write costs about what the floor's sorted ``INSERT OR IGNORE`` does (bench/README.md).
 """
 from __future__ import annotations
 
@@ -51,7 +59,8 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from itertools import repeat
+from functools import lru_cache
+from itertools import chain, repeat
 from operator import itemgetter
 
 from sqlalchemy import JSON, BigInteger, String, column, insert, select, table
@@ -82,6 +91,11 @@ WRITE_CHUNK = 50_000  # rows read, looked up, checked and written at a time
 ROWS_KEPT = 1_000  # accepted rows kept in report.rows, for display
 PLAIN_CSV_FAST = True  # plain CSV files read and checked by pyarrow (tests turn it off to compare)
 BULK_CACHE_KIB = -131_072  # SQLite page cache during a bulk write: 128 MiB (negative = KiB)
+# SQLite, while indexes are built after a bulk write: the page cache, which also bounds each sorted run of the
+# index sorter (16 MiB), and the sorter's helper threads (runs sorted while the table is still being read)
+REBUILD_CACHE_KIB = -16_384
+ROWS_PER_INSERT = 64  # SQLite: rows per INSERT statement of a bulk write
+SORT_THREADS = max(1, min(4, (os.cpu_count() or 2) - 1))
 REINDEX_MIN_ROWS = 100_000  # SQLite: from this many events, secondary indexes may be rebuilt after the write
 MAX_KEY_LENGTH = UsageEvent.__table__.c.idempotency_key.type.length or 200
 DEFAULT_UPLOAD_MAX_FUTURE = timedelta(days=1)
@@ -369,8 +383,15 @@ class _Upload:
             writer = _CHUNK_WRITERS.get(conn.dialect.name, _CoreWriter)(conn, self.source, now_utc())
         check = _Checker(stream.columns, match.fields, prop_cols, upload_window(), writer)
         check.metered = set(session.execute(select(BillableMetric.__table__.c.event_name).distinct()).scalars())
+        if plain is not None:
+            check.first_row = plain.header_row + 1
+            check.escapes = plain.escapes
+            _plain_keys(check, plain)
+            _plain_customers(self, check, plain)
         # Nothing stored yet: no key of this file can be a duplicate, and the lookups are skipped.
-        any_stored = session.execute(select(_ev.c.id).limit(1)).first() is not None
+        any_stored = _any_stored(session)
+        if writer is not None:
+            writer.lookups = any_stored
         estimate = stream.estimated_rows
         done = 0
         try:
@@ -445,6 +466,11 @@ class _Upload:
             check.known.update(existing_values(self.session, Customer.__table__.c.external_id, list(wanted)))
 
 
+def _any_stored(session: Session) -> bool:
+    """Whether usage_event holds any event (when it holds none, an upload looks up no stored keys)."""
+    return session.execute(select(_ev.c.id).limit(1)).first() is not None
+
+
 class _PlainStream:
     """A plain CSV read by pyarrow (:func:`core.importers.files.read_plain_csv`), in :class:`RowStream`'s shape:
     ``chunks`` are ``(first row number, table slice)``. Such a file has no problem as a whole and no blank row."""
@@ -470,6 +496,32 @@ _TS_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})
 _QTY_SHAPE = r"^[0-9]+(\.[0-9]{1,6})?$"
 
 
+def _plain_keys(check: _Checker, plain: ArrowCsv) -> None:
+    """Before the first chunk of a plain CSV: the whole file's keys, trimmed (each chunk takes its slice), and
+    whether no key repeats anywhere in the file. When none does, the chunks checked column-wise need not
+    remember their keys (``seen``): no later row can repeat one. A file with repeats keeps the usual
+    bookkeeping, so every message about them is unchanged."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = pc.utf8_trim(plain.table.column(check.ik), " \t")  # no other whitespace in a plain file
+    check.plain_keys = keys
+    check.distinct_keys = len(pc.unique(keys)) == len(keys)  # (faster than count_distinct in pyarrow 26)
+    pa.default_memory_pool().release_unused()  # the reader's and these kernels' scratch back to the system
+
+
+def _plain_customers(upload: _Upload, check: _Checker, plain: ArrowCsv) -> None:
+    """Before the first chunk of a plain CSV: every customer of the file looked up at once (a few thousand
+    names), so that no chunk has to — on PostgreSQL a lookup ends the open COPY and waits for the server."""
+    import pyarrow.compute as pc
+
+    names = set(pc.unique(pc.utf8_trim(plain.table.column(check.ic), " \t")).to_pylist())
+    check.customers_asked.update(names)
+    names.discard("")
+    if names:
+        check.known.update(existing_values(upload.session, Customer.__table__.c.external_id, list(names)))
+
+
 def _plain_chunk(upload: _Upload, check: _Checker, part: tuple[int, object], any_stored: bool,
                  report: ImportReport) -> list[tuple]:
     """One chunk of a plain CSV: looked up, then checked column-wise by pyarrow. When every row passes the
@@ -488,7 +540,10 @@ def _plain_chunk(upload: _Upload, check: _Checker, part: tuple[int, object], any
     def trim(i: int):
         return pc.utf8_trim(sl.column(i), " \t")  # the file holds no other whitespace than space and tab
 
-    keys_a = trim(check.ik)
+    if check.plain_keys is not None:
+        keys_a = check.plain_keys.slice(row0 - check.first_row, n)
+    else:
+        keys_a = trim(check.ik)
     keys = keys_a.to_pylist()
     seen, writer = check.seen, check.writer
     stored: set[str] | frozenset = frozenset()
@@ -500,16 +555,29 @@ def _plain_chunk(upload: _Upload, check: _Checker, part: tuple[int, object], any
             if writer is not None:
                 writer.pause()
             stored = existing_values(upload.session, _ev.c.idempotency_key, list(wanted))
+        if stored and all(map(stored.__contains__, keys)):  # a file uploaded again: nothing else to check
+            report.duplicates.extend(map(Duplicate, rows, keys, repeat(_STORED)))
+            pa.default_memory_pool().release_unused()
+            return []
     cust_a = trim(check.ic)
-    new = set(pc.unique(cust_a).to_pylist())
-    new.difference_update(check.customers_asked)
-    if new:
-        check.customers_asked.update(new)
-        new.discard("")
+    if check.known_arrow is None:
+        check.known_arrow = pa.array(list(check.known), pa.string())
+    unknown = pc.invert(pc.is_in(cust_a, value_set=check.known_arrow))
+    check.cust_known = not pc.any(unknown).as_py()
+    if not check.cust_known:  # customers not seen before: looked up once each
+        new = set(pc.unique(cust_a.filter(unknown)).to_pylist())
+        new.difference_update(check.customers_asked)
         if new:
-            if writer is not None:
-                writer.pause()
-            check.known.update(existing_values(upload.session, Customer.__table__.c.external_id, list(new)))
+            check.customers_asked.update(new)
+            new.discard("")
+            if new:
+                if writer is not None:
+                    writer.pause()
+                found = existing_values(upload.session, Customer.__table__.c.external_id, list(new))
+                if found:
+                    check.known.update(found)
+                    check.known_arrow = pa.array(list(check.known), pa.string())
+                    check.cust_known = pc.all(pc.is_in(cust_a, value_set=check.known_arrow)).as_py()
 
     fast = _plain_fast(check, sl, trim, keys_a, cust_a, pa, pc, np)
     pa.default_memory_pool().release_unused()  # the kernels' scratch back to the system, chunk by chunk
@@ -517,24 +585,51 @@ def _plain_chunk(upload: _Upload, check: _Checker, part: tuple[int, object], any
         skip = [k in stored for k in keys] if stored else None
         take = keys if skip is None else [k for k, s in zip(keys, skip) if not s]
         took = rows if skip is None else [r for r, s in zip(rows, skip) if not s]
-        first = dict(zip(take, took))
-        if len(first) == len(take) and seen.keys().isdisjoint(first):
+        if check.distinct_keys:  # no key of the file repeats: nothing to remember
+            clear = True
+        else:
+            first = dict(zip(take, took))
+            clear = len(first) == len(take) and seen.keys().isdisjoint(first)
+        if clear:
             if skip is not None:
                 report.duplicates.extend(Duplicate(r, k, _STORED) for r, k, s in zip(rows, keys, skip) if s)
-            seen.update(first)
+            if not check.distinct_keys:
+                seen.update(first)
             cols = fast
             if skip is not None:
                 mask = pa.array([not s for s in skip])
                 cols = [c.filter(mask) for c in cols]
             source, created = check.tail
-            out = list(zip(take, *(c.to_pylist() for c in cols[1:]), repeat(source), repeat(created)))
-            check.accepted += len(out)
+            check.accepted += len(take)
+            if writer is None:  # a preview: the rows are counted, and only those kept for display are built
+                room = max(0, ROWS_KEPT - len(check.kept))
+                take, cols = take[:room], [c.slice(0, room) for c in cols]
+            shared = (False, True, True, False, False, True)  # few distinct customers, events, properties
+            out = list(zip(take, *(_as_list(c, pa, pc, np, d) for c, d in zip(cols[1:], shared[1:])),
+                           repeat(source), repeat(created)))
             if len(check.kept) < ROWS_KEPT:
-                for t in out[:ROWS_KEPT - len(check.kept)]:
-                    check.kept.append(check._usage_row(t))
-            return out
+                for t, r in zip(out[:ROWS_KEPT - len(check.kept)], took):
+                    check.kept.append(check._usage_row(t, r))
+            return out if writer is not None else []
     cells = list(zip(*(sl.column(i).to_pylist() for i in range(sl.num_columns))))
     return check.chunk(list(zip(rows, cells)), stored, report)
+
+
+def _as_list(col, pa, pc, np, shared: bool = False) -> list:  # noqa: ANN001
+    """A column as a Python list. Integers through numpy; with ``shared`` (text with few distinct values:
+    customers, event names, properties), one string object per distinct value instead of one per row."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if col.null_count:
+        return col.to_pylist()
+    if pa.types.is_integer(col.type):
+        return col.to_numpy().tolist()
+    if shared and len(col) >= 64:
+        enc = pc.dictionary_encode(col)
+        if len(enc.dictionary) * 4 <= len(col):
+            values = np.array(enc.dictionary.to_pylist(), dtype=object)
+            return values[enc.indices.to_numpy()].tolist()
+    return col.to_pylist()
 
 
 def _plain_fast(check: _Checker, sl, trim, keys_a, cust_a, pa, pc, np) -> list | None:  # noqa: ANN001
@@ -542,71 +637,88 @@ def _plain_fast(check: _Checker, sl, trim, keys_a, cust_a, pa, pc, np) -> list |
     JSON) when every row passes the common path's checks; None otherwise."""
     if check.text_suffix is None or not check.metered or not check.known:
         return None
-    klen = pc.binary_length(keys_a)
-    ok = pc.and_(pc.greater(klen, 0), pc.less_equal(klen, MAX_KEY_LENGTH))
-    ok = pc.and_(ok, pc.is_in(cust_a, value_set=pa.array(list(check.known), pa.string())))
+    n = len(keys_a)
+    klen = pc.min_max(pc.binary_length(keys_a))  # ASCII: bytes are characters
+    if klen["min"].as_py() < 1 or klen["max"].as_py() > MAX_KEY_LENGTH:
+        return None
+    if not check.cust_known:
+        return None
     name_a = trim(check.iname)
-    ok = pc.and_(ok, pc.is_in(name_a, value_set=pa.array(list(check.metered), pa.string())))
-    if check.ij is not None:
-        ok = pc.and_(ok, pc.equal(pc.binary_length(trim(check.ij)), 0))
-    if not pc.all(ok).as_py():
+    if check.metered_arrow is None:
+        check.metered_arrow = pa.array(list(check.metered), pa.string())
+    if not pc.all(pc.is_in(name_a, value_set=check.metered_arrow)).as_py():
+        return None
+    if check.ij is not None and pc.max(pc.binary_length(trim(check.ij))).as_py() != 0:
         return None
     # timestamps: 2025-01-31T14:30:00[.123456]Z, a real date and time,
     # inside the window; stored as "2025-01-31 14:30:00.123456" + the writer's suffix
     ts = trim(check.its)
     if not pc.all(pc.match_substring_regex(ts, _TS_SHAPE)).as_py():
         return None
-    head = pc.utf8_slice_codeunits(ts, 0, 19)
+    tlen = pc.min_max(pc.binary_length(ts))
+    if tlen["min"].as_py() == tlen["max"].as_py() == 27:  # all with microseconds, the usual export
+        text = pc.binary_replace_slice(pc.binary_replace_slice(ts, 26, 27, ""), 10, 11, " ")
+    else:
+        head = pc.utf8_slice_codeunits(ts, 0, 19)
+        micro = pc.utf8_slice_codeunits(ts, 19, 26)  # ".123456", or "Z" without microseconds
+        micro = pc.if_else(pc.equal(micro, "Z"), ".000000", micro)
+        text = pc.binary_join_element_wise(pc.replace_substring(head, "T", " "), micro, "")
     try:  # a real date and time: the cast refuses Feb 30, hour 24, second 60 (strptime would roll them over)
-        pc.cast(head, pa.timestamp("s"))
+        pc.cast(text, pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    micro = pc.utf8_slice_codeunits(ts, 19, 26)  # ".123456", or "Z" without microseconds
-    micro = pc.if_else(pc.equal(micro, "Z"), ".000000", micro)
-    text = pc.binary_join_element_wise(pc.replace_substring(head, "T", " "), micro, "")
-    if not pc.all(pc.and_(pc.greater_equal(text, check.lo_text), pc.less_equal(text, check.hi_text))).as_py():
+    span = pc.min_max(text)  # canonical text compares like the times it spells
+    if span["min"].as_py() < check.lo_text or span["max"].as_py() > check.hi_text:
         return None
     if check.text_suffix:
         text = pc.binary_join_element_wise(text, check.text_suffix, "")
     # quantities: digits with up to 6 decimals -> the scaled integer, exact (never a float)
-    n = len(keys_a)
     if check.iq is None:
         qty = pa.nulls(n, pa.int64())
     else:
         q = trim(check.iq)
-        empty = pc.equal(pc.binary_length(q), 0)
-        if not pc.all(pc.or_(empty, pc.match_substring_regex(q, _QTY_SHAPE))).as_py():
+        qlen = pc.binary_length(q)
+        some_empty = pc.min(qlen).as_py() == 0
+        shaped = pc.match_substring_regex(q, _QTY_SHAPE)
+        if not pc.all(pc.or_(pc.equal(qlen, 0), shaped) if some_empty else shaped).as_py():
             return None
-        dot = pc.find_substring(q, ".")
-        whole = pc.if_else(pc.less(dot, 0), pc.binary_length(q), dot)
-        if not pc.all(pc.less_equal(whole, 12)).as_py():  # below 10^12: the scaled integer always fits
-            return None
+        empty = pc.equal(qlen, 0) if some_empty else None
         try:
-            exact = pc.cast(pc.if_else(empty, "0", q), pa.decimal128(38, QUANTITY_SCALE))
+            exact = pc.cast(pc.if_else(empty, "0", q) if some_empty else q, pa.decimal128(38, QUANTITY_SCALE))
             if isinstance(exact, pa.ChunkedArray):
                 exact = exact.combine_chunks()
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        if pc.max(exact).as_py() > _MAX_QUANTITY:  # the row path refuses it: say so there
             return None
         # a decimal128 holds its value as the scaled integer (128 bits, little-endian); below 2^63 the low
         # half is that integer
         ints = np.frombuffer(exact.buffers()[1], dtype=np.int64, count=2 * (exact.offset + len(exact)))
         ints = ints[2 * exact.offset::2]
-        mask = empty.to_numpy(zero_copy_only=False) if pc.any(empty).as_py() else None
+        mask = empty.to_numpy(zero_copy_only=False) if some_empty else None
         qty = pa.array(ints, pa.int64(), mask=mask)
     # properties: the other columns' non-empty cells as a JSON object, in column order
     if not check.props:
         pj = pa.array(["{}"] * n, pa.string())
     else:
-        pieces = []
-        for _c, i, prefix in check.props:
-            v = trim(i)
-            esc = pc.replace_substring(pc.replace_substring(v, "\\", "\\\\"), "\t", "\\t")
-            piece = pc.binary_join_element_wise(", " + prefix + '"', esc, '"', "")
-            pieces.append(pc.if_else(pc.greater(pc.binary_length(v), 0), piece, ""))  # empty cells left out
-        # (not null_handling="skip": pyarrow 26 drops rows whose pieces are all null)
-        joined = pc.replace_substring_regex(pc.binary_join_element_wise(*pieces, ""), "^, ", "",
-                                            max_replacements=1)
-        pj = pc.binary_join_element_wise("{", joined, "}", "")
+        values = [trim(i) for _c, i, _prefix in check.props]
+        pj = None
+        # the usual: every cell filled, none to escape (the file holds no backslash, no tab inside a cell)
+        if not check.escapes and all(pc.min(pc.binary_length(v)).as_py() > 0 for v in values):
+            parts: list = []
+            for k, ((_c, _i, prefix), v) in enumerate(zip(check.props, values)):
+                parts += [("{" if k == 0 else '", ') + prefix + '"', v]
+            pj = pc.binary_join_element_wise(*parts, '"}', "")
+        if pj is None:
+            pieces = []
+            for (_c, _i, prefix), v in zip(check.props, values):
+                esc = pc.replace_substring(pc.replace_substring(v, "\\", "\\\\"), "\t", "\\t")
+                piece = pc.binary_join_element_wise(", " + prefix + '"', esc, '"', "")
+                pieces.append(pc.if_else(pc.greater(pc.binary_length(v), 0), piece, ""))  # empty cells left out
+            # (not null_handling="skip": pyarrow 26 drops rows whose pieces are all null)
+            joined = pc.replace_substring_regex(pc.binary_join_element_wise(*pieces, ""), "^, ", "",
+                                                max_replacements=1)
+            pj = pc.binary_join_element_wise("{", joined, "}", "")
     return [keys_a, cust_a, name_a, text, qty, pj]
 
 
@@ -643,6 +755,14 @@ class _Checker:
         self.known: set[str] = set()  # customers that exist
         self.customers_asked: set[str] = set()  # cells as in the file
         self.seen: dict[str, int] = {}  # keys of this file -> first row (not the stored duplicates)
+        # plain CSV (pyarrow): the file's trimmed keys, whether none repeats, the sets as Arrow arrays
+        self.plain_keys = None
+        self.first_row = 0
+        self.distinct_keys = False
+        self.known_arrow = None
+        self.metered_arrow = None
+        self.cust_known = False  # every customer of the chunk at hand exists
+        self.escapes = True  # some cell may hold a backslash or a tab
         self.kept: list[UsageRow] = []
         self.accepted = 0
 
@@ -772,9 +892,10 @@ class _Checker:
         source, created = self.tail
         return key, cust, name, self.stamp(ts), _scaled(qty), _props_json(props), source, created
 
-    def _usage_row(self, t: tuple) -> UsageRow:
+    def _usage_row(self, t: tuple, row: int | None = None) -> UsageRow:
         """An accepted row for display, from its insert tuple."""
-        row = self.seen[t[0]]
+        if row is None:
+            row = self.seen[t[0]]
         ts = t[3]
         if not isinstance(ts, datetime):
             ts = datetime.fromisoformat(str(ts).removesuffix("+00")).replace(tzinfo=None)
@@ -799,6 +920,7 @@ class _Writer:
         self.savepoint = savepoint
         self.started = False
         self.rebuilding = False
+        self.lookups = True  # False: this upload looks up no stored keys (the table held no events at its start)
 
     text_suffix: str | None = None  # what follows the UTC text of a timestamp, when the driver takes text
 
@@ -907,7 +1029,8 @@ class _SqliteWriter(_Writer):
     """SQLite: executemany on the session's own DBAPI connection (same transaction), values pre-bound the way
     SQLAlchemy binds them (the timestamp text format is checked against SQLAlchemy's own processor). A large
     page cache while the unique index takes keys in no particular order (the default 2 MiB spills and re-reads
-    index pages); the connection's own setting comes back afterwards."""
+    index pages); a small one when that index was dropped (rows only appended) and while indexes are built;
+    the connection's own settings come back afterwards."""
 
     _SQL = (f"INSERT INTO usage_event ({', '.join(_COPY_COLUMNS)}) "
             f"VALUES ({', '.join('?' for _ in _COPY_COLUMNS)})")
@@ -928,22 +1051,51 @@ class _SqliteWriter(_Writer):
         super().__init__(conn, source, now, savepoint=savepoint)
         self.cur = None
         self.old_cache: int | None = None
+        self.old_threads: int | None = None
         self.deferred: list[str] = []
+        self.appending = False  # no index left on usage_event until the end: rows only appended
 
     def _prepare(self, expected: int) -> None:
         self.cur = cur = self.conn.connection.dbapi_connection.cursor()
-        if expected > WRITE_CHUNK // 5:
-            self.old_cache = cur.execute("PRAGMA cache_size").fetchone()[0]
-            cur.execute(f"PRAGMA cache_size={BULK_CACHE_KIB}")
         if expected >= REINDEX_MIN_ROWS and self.savepoint:
-            self.deferred = _drop_secondary_indexes(cur, expected)
+            self.deferred = _drop_indexes(cur, expected, keys_too=not self.lookups)
             self.rebuilding = bool(self.deferred)
+        if any(c.lstrip()[:13].upper() == "CREATE UNIQUE" for c in self.deferred):
+            # no index left to update: the rows are appended, several to a statement, and a small cache does
+            self.appending = True
+            self._set_cache(REBUILD_CACHE_KIB)
+        elif expected > WRITE_CHUNK // 5:
+            self._set_cache(BULK_CACHE_KIB)
+
+    def _set_cache(self, kib: int) -> None:
+        if self.old_cache is None:
+            self.old_cache = self.cur.execute("PRAGMA cache_size").fetchone()[0]
+        self.cur.execute(f"PRAGMA cache_size={int(kib)}")
 
     def _write(self, rows: list[tuple]) -> None:
-        self.cur.executemany(self._SQL, rows)
+        # Rows only appended (no index to update): ROWS_PER_INSERT rows per statement (512 parameters, under the
+        # 999 of old SQLite builds), about a third less time than a statement per row, whose step, reset and
+        # call overhead then dominate. The rows of a statement are inserted in their order: ids still follow the
+        # file. Not while an index is updated: a statement of several rows then keeps a statement journal of the
+        # index pages it changes (to undo itself on a duplicate key), which costs more than it saves.
+        per = ROWS_PER_INSERT if self.appending else 1
+        n = len(rows)
+        full = n - n % per if per > 1 else 0
+        if full:
+            flat = list(chain.from_iterable(rows[:full] if full < n else rows))
+            width = per * len(_COPY_COLUMNS)
+            self.cur.executemany(_multi_row_insert(per), [flat[i:i + width] for i in range(0, len(flat), width)])
+        if full < n:
+            self.cur.executemany(self._SQL, rows[full:])
 
     def _done(self) -> None:
         try:
+            if self.deferred:
+                # each index is built by a sort of the whole table: in runs of the cache's size, sorted by
+                # helper threads while the main one reads on, then merged
+                self._set_cache(REBUILD_CACHE_KIB)
+                self.old_threads = self.cur.execute("PRAGMA threads").fetchone()[0]
+                self.cur.execute(f"PRAGMA threads={SORT_THREADS}")
             for create in self.deferred:
                 self.cur.execute(create)
         finally:
@@ -954,6 +1106,10 @@ class _SqliteWriter(_Writer):
         if self.cur is not None:
             if self.old_cache is not None:
                 self.cur.execute(f"PRAGMA cache_size={int(self.old_cache)}")
+                self.old_cache = None
+            if self.old_threads is not None:
+                self.cur.execute(f"PRAGMA threads={int(self.old_threads)}")
+                self.old_threads = None
             self.cur.close()
             self.cur = None
 
@@ -961,22 +1117,36 @@ class _SqliteWriter(_Writer):
 _CHUNK_WRITERS: dict[str, type[_Writer]] = {"postgresql": _PostgresWriter, "sqlite": _SqliteWriter}
 
 
-def _drop_secondary_indexes(cur, incoming: int) -> list[str]:  # noqa: ANN001
+@lru_cache(maxsize=4)
+def _multi_row_insert(rows: int) -> str:
+    one = f"({', '.join('?' for _ in _COPY_COLUMNS)})"
+    return f"INSERT INTO usage_event ({', '.join(_COPY_COLUMNS)}) VALUES " + ", ".join([one] * rows)
+
+
+def _drop_indexes(cur, incoming: int, *, keys_too: bool) -> list[str]:  # noqa: ANN001
     """SQLite, inside the import's savepoint: when an upload brings at least as many events as are stored, drop
     the non-unique indexes of usage_event and hand back their CREATE statements, to build them once at the end
-    (a sort) instead of updating them a row at a time in random order. The unique key stays: it still refuses a
-    key stored by another upload meanwhile. A rollback to the savepoint brings the indexes back."""
+    (a sort) instead of updating them a row at a time in random order. With ``keys_too`` (the upload looks up no
+    stored keys: the table held no events when it began) the unique index of the idempotency key goes too and
+    comes back first: building it refuses a key stored twice — by another upload between our start and our
+    first write (the file's own repeats are caught before), as the index itself would have — and the write lock
+    the import holds from its first row keeps anyone else from storing one meanwhile. A rollback to the
+    savepoint brings the indexes back."""
     stored = cur.execute("SELECT coalesce(max(id), 0) FROM usage_event").fetchone()[0]
     if incoming < stored:
         return []
     found = cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_event' "
                         "AND sql IS NOT NULL").fetchall()
-    creates = []
+    unique, plain = [], []
     for name, create in found:
-        if create.lstrip().upper().startswith("CREATE INDEX"):
-            cur.execute(f'DROP INDEX "{name}"')
-            creates.append(create)
-    return creates
+        head = " ".join(create.split()[:3]).upper()
+        if head.startswith("CREATE INDEX"):
+            plain.append((name, create))
+        elif keys_too and head == "CREATE UNIQUE INDEX":
+            unique.append((name, create))
+    for name, _create in unique + plain:
+        cur.execute(f'DROP INDEX "{name}"')
+    return [create for _name, create in unique + plain]
 
 
 def _scaled(q: Decimal | None) -> int | None:

@@ -27,9 +27,13 @@ class BillableMetric(SQLModel, table=True):
 
 class UsageEvent(SQLModel, table=True):
     __tablename__ = "usage_event"
-    __table_args__ = (Index("ix_usage_event_name_customer_ts", "event_name", "customer_external_id", "timestamp"),)
+    # The idempotency key is unique through a named unique index rather than a UNIQUE constraint: on SQLite a
+    # large upload into an empty table drops it and builds it once at the end (core.importers.usage), which a
+    # constraint's index would not allow.
+    __table_args__ = (Index("ix_usage_event_name_customer_ts", "event_name", "customer_external_id", "timestamp"),
+                      Index("uq_usage_event_idempotency_key", "idempotency_key", unique=True))
     id: int | None = Field(default=None, primary_key=True)
-    idempotency_key: str = Field(max_length=200, unique=True)
+    idempotency_key: str = Field(max_length=200)
     customer_external_id: str = Field(max_length=100)
     event_name: str = Field(max_length=100)
     timestamp: NaiveDatetime  # UTC

@@ -388,6 +388,13 @@ def test_stream_raises_whole_file_problems_like_read_table(data, row, column, mo
     (b"a,b\n1,2\n", "x.xlsx", False),
     (b'a,b\n"1",2\n', "x.csv", False),  # quotes
     (b"a,b\n1,2\n\n3,4\n", "x.csv", False),  # a blank line
+    (b"a,b\n1,2\n\n", "x.csv", False),  # a blank line at the end
+    (b"a,b\r\n1,2\r\n\r\n3,4\r\n", "x.csv", False),  # a blank line, CRLF
+    (b"a\n1\n\n2\n", "x.csv", False),  # a blank line, one column
+    (b"a\n1\n \n2\n", "x.csv", False),  # a line of spaces, one column
+    (b"a\n1\n2\n", "x.csv", True),  # one column
+    (b"a,b\n1,\n,2\n", "x.csv", True),  # empty cells, never a whole row
+    (b"a,b\n1,\n\t, \n", "x.csv", False),  # a row of empty cells, each column with an empty cell
     (b"a,b\n1,2\r3,4\n", "x.csv", False),  # a lone CR
     (b"a,b\n1,2,3\n", "x.csv", False),  # too wide
     (b"a,b\n1\n", "x.csv", False),  # too narrow
@@ -402,5 +409,17 @@ def test_read_plain_csv_takes_only_plain_files(data, filename, plain):
     got = read_plain_csv(data, filename)
     assert (got is not None) == plain
     if plain:
-        assert got.header_row == 1 and got.columns == ["a", "b"]
+        header = ["a", "b"] if b"b" in data.split(b"\n")[0] else ["a"]
+        assert got.header_row == 1 and got.columns == header
         assert got.table.column("a").to_pylist()[0] == "1"
+
+
+@pytest.mark.parametrize("data, filename, escapes", [
+    (b"a,b\n1,2\n", "x.csv", False),
+    (b"a,b\n1,x\\y\n", "x.csv", True),  # a backslash
+    (b"a,b\n1,x\ty\n", "x.csv", True),  # a tab inside a cell
+    (b"a,b\n1,\ty\n", "x.csv", True),  # a tab trimmed away: still taken as one (only slower)
+    (b"a\tb\n1\t2\n", "x.tsv", False),  # tabs between cells only
+])
+def test_read_plain_csv_says_whether_a_cell_may_need_escaping(data, filename, escapes):
+    assert read_plain_csv(data, filename).escapes is escapes

@@ -406,16 +406,79 @@ def test_events_keep_the_order_of_the_file(db, small_chunks):
     assert keys == ["z9", "z8", "z7", "z6", "z5"]
 
 
+def _indexes(session) -> set[str]:
+    if session.get_bind().dialect.name == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_event'"
+    else:
+        sql = "SELECT indexname FROM pg_indexes WHERE tablename = 'usage_event'"
+    return set(session.connection().execute(text(sql)).scalars())
+
+
+_USAGE_INDEXES = {"ix_usage_event_name_customer_ts", "uq_usage_event_idempotency_key"}
+
+
 def test_a_large_upload_rebuilds_the_index_it_dropped(db, monkeypatch):
-    """SQLite drops the non-unique index for a large upload and builds it again; after a refused file too."""
+    """SQLite drops the indexes for a large upload and builds them again; after a refused file too. Into an
+    empty table the unique key's index goes too (nothing is looked up); into a table with events it stays."""
     monkeypatch.setattr(usage_module, "REINDEX_MIN_ROWS", 3)
     monkeypatch.setattr(usage_module, "WRITE_CHUNK", 2)
+    dropped = []
+    real = usage_module._drop_indexes
+    monkeypatch.setattr(usage_module, "_drop_indexes", lambda *a, **k: dropped.append(r := real(*a, **k)) or r)
     rows = [f"k{i},ACME-001,api_call,2025-01-01,1" for i in range(5)]
     assert not import_and_commit(db, csv_bytes(*rows, "bad,ACME-001,api_call,2025-01-01,x")).ok
+    assert _USAGE_INDEXES <= _indexes(db)
     assert import_and_commit(db, csv_bytes(*rows)).inserted == 5
+    assert _USAGE_INDEXES <= _indexes(db)
+    more = [f"m{i},ACME-001,api_call,2025-01-01,1" for i in range(6)]
+    assert import_and_commit(db, csv_bytes(*more, *rows)).inserted == 6
+    assert _USAGE_INDEXES <= _indexes(db)
+    assert snapshot(db)["events"] == 11
     if db.get_bind().dialect.name == "sqlite":
-        names = db.connection().execute(text("SELECT name FROM sqlite_master WHERE tbl_name = 'usage_event'"))
-        assert "ix_usage_event_name_customer_ts" in set(names.scalars())
+        assert ["UNIQUE" in c for c in dropped[0]] == [True, False]  # empty table: both, the unique one first
+        assert ["UNIQUE" in c for c in dropped[1]] == [True, False]
+        assert ["UNIQUE" in c for c in dropped[2]] == [False]  # 5 events stored: the key's index stays
+    # the unique rule holds after the rebuilds
+    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+        db.connection().execute(text(
+            "INSERT INTO usage_event (idempotency_key, customer_external_id, event_name, timestamp, quantity, "
+            "properties, source, created_at) SELECT idempotency_key, customer_external_id, event_name, timestamp, "
+            "quantity, properties, source, created_at FROM usage_event WHERE idempotency_key = 'k1'"))
+    db.rollback()
+
+
+def test_a_key_stored_meanwhile_aborts_a_large_upload_into_an_empty_table(db, monkeypatch):
+    """The table looked empty when the upload began (no lookups; on SQLite the key's index is dropped and built
+    again at the end), but another upload stored one of its keys before our first write: nothing is kept."""
+    monkeypatch.setattr(usage_module, "REINDEX_MIN_ROWS", 3)
+    monkeypatch.setattr(usage_module, "WRITE_CHUNK", 2)
+    import_and_commit(db, csv_bytes("k3,ACME-001,api_call,2025-01-01,1"))
+    before = snapshot(db)
+    monkeypatch.setattr(usage_module, "_any_stored", lambda _s: False)
+    rows = [f"k{i},ACME-001,api_call,2025-01-01,1" for i in range(6)]
+    with pytest.raises(UserError, match="stored by another upload at the same moment; nothing was imported"):
+        import_usage(db, OPS, csv_bytes(*rows), "u.csv")
+    db.rollback()
+    assert snapshot(db) == before
+    assert _USAGE_INDEXES <= _indexes(db)
+
+
+def test_many_rows_per_statement_keep_the_order_of_the_file(db, monkeypatch):
+    """A large upload into an empty table (no index left to update) writes several rows per INSERT on SQLite,
+    the rest of a chunk one by one: ids still follow the file."""
+    monkeypatch.setattr(usage_module, "REINDEX_MIN_ROWS", 3)
+    monkeypatch.setattr(usage_module, "ROWS_PER_INSERT", 4)
+    monkeypatch.setattr(usage_module, "WRITE_CHUNK", 11)
+    statements = []
+    real = usage_module._multi_row_insert
+    monkeypatch.setattr(usage_module, "_multi_row_insert", lambda n: statements.append(n) or real(n))
+    keys = [f"z{99 - i:02d}" for i in range(30)]
+    rows = [f"{k},ACME-001,api_call,2025-01-01T00:00:00Z,{i}" for i, k in enumerate(keys)]
+    assert import_and_commit(db, csv_bytes(*rows)).inserted == 30
+    got = db.connection().execute(text("SELECT idempotency_key, quantity FROM usage_event ORDER BY id")).all()
+    assert [k for k, _q in got] == keys
+    assert [from_scaled(q, QUANTITY_SCALE) for _k, q in got] == list(range(30))
+    assert statements == ([4, 4, 4] if db.get_bind().dialect.name == "sqlite" else [])  # chunks of 11, 11, 8
 
 
 # ---- the upload's time window -----------------------------------------------------------------------------
@@ -498,6 +561,7 @@ _EDGE_ROWS = [
     "f37,ACME-001,api_call,2025-01-01T10:00:00Z,1.000001,eu,h37",
     "f38,ACME-001,api_call,2025-01-01T10:00:00Z,9223372036854.775807,eu,h38",
 ]
+_EDGE_ROWS_NO_REPEAT = [r for r in _EDGE_ROWS if not r.endswith("h26")]  # every key once: no `seen` needed
 _EDGE_HEADER = HEADER + ",region,host"
 
 
@@ -531,6 +595,9 @@ def _seen(report) -> tuple:
 
 @pytest.mark.parametrize("rows", [
     pytest.param(_EDGE_ROWS, id="every-edge"),
+    pytest.param(_EDGE_ROWS_NO_REPEAT, id="every-edge-no-repeated-key"),
+    pytest.param([r for r in _EDGE_ROWS if r.startswith(("f01", "f02", "f10", "f13", "f30", "f31", " f33", "f34",
+                                                         "f37")) and not r.endswith("h26")], id="good-no-escapes"),
     pytest.param([r for r in _EDGE_ROWS if r.startswith(("f01", "f02", "f10", "f13", "f30", "f31", "f32", " f33",
                                                          "f34", "f37")) and not r.endswith("h26")], id="good"),
 ])
@@ -539,7 +606,29 @@ def test_plain_csv_fast_path_matches_the_row_by_row_path(db, monkeypatch, rows, 
     import_and_commit(db, csv_bytes("f34,ACME-001,api_call,2025-01-01T10:00:00Z,1,eu,h34", header=_EDGE_HEADER))
     fast, slow, used = _both_ways(db, monkeypatch, csv_bytes(*rows, header=_EDGE_HEADER), chunk=chunk)
     assert fast == slow
-    assert used or (chunk == 50_000 and rows is _EDGE_ROWS)  # (one chunk with bad rows: all row by row)
+    # (one chunk with bad rows: all row by row)
+    assert used or (chunk == 50_000 and (rows is _EDGE_ROWS or rows is _EDGE_ROWS_NO_REPEAT))
+
+
+@pytest.mark.parametrize("chunk", [2, 3, 50_000])
+def test_plain_csv_fast_path_matches_on_a_file_uploaded_again(db, monkeypatch, chunk):
+    """Chunks whose keys are all stored are duplicates, whatever their other cells hold (not checked again)."""
+    first = ["s1,ACME-001,api_call,2025-01-01T10:00:00Z,1,eu,h", "s2,ACME-001,api_call,2025-01-01T10:00:00Z,2,eu,h",
+             "s3,ACME-001,api_call,2025-01-01T10:00:00Z,3,eu,h", "s4,ACME-001,api_call,2025-01-01T10:00:00Z,4,eu,h"]
+    import_and_commit(db, csv_bytes(*first, header=_EDGE_HEADER))
+    again = [first[0], "s2,NOBODY,api_call,2025-01-01,x,eu,h", first[2], first[3],
+             "s5,ACME-001,api_call,2025-01-01T10:00:00Z,5,eu,h", first[1], "s4,ACME-001,api_call,bad,1,eu,h"]
+    fast, slow, _used = _both_ways(db, monkeypatch, csv_bytes(*again, header=_EDGE_HEADER), chunk=chunk)
+    assert fast == slow
+    assert fast[1][0] and fast[1][4] == 1 and [d[0] for d in fast[1][6]] == [2, 3, 4, 5, 7, 8]
+
+
+@pytest.mark.parametrize("chunk", [3, 50_000])
+def test_plain_csv_fast_path_matches_with_a_key_repeated_far_apart(db, monkeypatch, chunk):
+    rows = [f"r{i},ACME-001,api_call,2025-01-01T10:00:00Z,{i},eu,h" for i in range(10)]
+    for data in (csv_bytes(*rows, rows[1], header=_EDGE_HEADER), csv_bytes(*rows, header=_EDGE_HEADER)):
+        fast, slow, used = _both_ways(db, monkeypatch, data, chunk=chunk)
+        assert fast == slow and used
 
 
 def test_plain_csv_fast_path_stores_exact_values(db, monkeypatch):
