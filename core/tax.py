@@ -160,12 +160,22 @@ def rates_for(session: Session, customers: Sequence[Customer]) -> dict[int, TaxR
     for r in list_rates(session):
         by_country.setdefault(r.country, []).append(r)
     out: dict[int, TaxRule | None] = {}
+    rules: dict[int, TaxRule] = {}  # id of a rate row -> its rule: customers of one rate share it (it is frozen)
+    exempt: TaxRule | None = None
     for c in customers:
         if c.tax_exempt:
-            out[c.id] = TaxRule.exempt_rule(EXEMPT_REASON)
+            if exempt is None:
+                exempt = TaxRule.exempt_rule(EXEMPT_REASON)
+            out[c.id] = exempt
             continue
         rate = _pick(by_country.get((c.country or "").strip().upper(), []), c.region)
-        out[c.id] = _rule(rate) if rate is not None else None
+        if rate is None:
+            out[c.id] = None
+            continue
+        rule = rules.get(id(rate))
+        if rule is None:
+            rule = rules[id(rate)] = _rule(rate)
+        out[c.id] = rule
     return out
 
 

@@ -16,15 +16,16 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, getcontext
 
 from core import pricing
 from core.billing import schedule
 from core.billing.modifiers import (Adjustment, ContractInput, DocumentResult, LineInput, Step, TaxRule,
-                                    price_document)
+                                    checked_once, price_document)
 from core.billing.periods import add_months, format_period
 from core.money import ONE, ZERO, format_money, format_number, round_money
-from core.pricing.base import Usage
+from core.pricing.base import Usage, maker
+from core.pricing.common import usage_quantity
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,11 @@ class ContractRun:
     previous_plan: schedule.RunPlan | None = None  # the run that billed this period in advance
 
 
+# positional constructors of the objects a bill run builds by the hundred thousand (core.pricing.base.maker)
+_make_line_input = maker(LineInput)
+_make_draft_line = maker(DraftLine)
+_make_charge = maker(schedule.Charge)
+
 _PLANS: dict[tuple, tuple] = {}  # schedule shape -> the run's plan with line positions for line ids
 _PLANS_MAX = 4096
 
@@ -132,7 +138,7 @@ def plan_contract_run(terms: ContractTerms, year: int, month: int) -> schedule.R
     if hit is not None:
         run_start, run_end, invoice_date, charges = hit
         return schedule.RunPlan(run_start, run_end, invoice_date,
-                                tuple(schedule.Charge(ids[k], *rest) for k, rest in charges))
+                                tuple([_make_charge(ids[k], *rest) for k, rest in charges]))
     plan = schedule.plan_run(terms.schedule, terms.line_schedules(), year, month)
     if key is not None and len(set(ids)) == len(ids):
         position = {line_id: k for k, line_id in enumerate(ids)}
@@ -162,12 +168,15 @@ def run_memo() -> Iterator[None]:
     of thousands of contracts many lines share their params (the caller passes one params object for equal
     params) and their usage (a flat fee, a package at the same count): ``pricing.price`` is called once for
     each (model, params object, quantity, currency) and its result reused, and a params object is validated
-    once (later quantities go to the model's ``calculate``, as ``price`` does once params are valid). Only
-    for the caller's run: the memo holds the params objects it keys on (so an id is never reused under it);
-    the caller must not change them meanwhile."""
+    once (later quantities go to the model's ``calculate``, as ``price`` does once params are valid — or, for a
+    plain quantity, to the model's ``prepare``d pricing: the params read and their prices worded once, which is
+    what ``calculate`` does on each call). Each distinct set of line or contract modifiers is validated once
+    too (``core.billing.modifiers.checked_once``). Only for the caller's run: the memo holds the params objects
+    it keys on (so an id is never reused under it); the caller must not change them meanwhile."""
     token = _RUN_MEMO.set({})
     try:
-        yield
+        with checked_once():  # and each distinct set of modifiers validated once
+            yield
     finally:
         _RUN_MEMO.reset(token)
 
@@ -177,55 +186,71 @@ def _price(name: str, params: dict, usage: Usage, currency: str) -> pricing.Pric
     memo = _RUN_MEMO.get()
     if memo is None:
         return pricing.price(name, params, usage, currency)
-    key = None
-    if usage.groups is None and usage.transactions is None:
+    plain = usage.groups is None and usage.transactions is None
+    if plain:
         q = usage.quantity
-        # the quantity with its exponent: 1 and 1.0 are equal Decimals but may read differently in a breakdown
-        key = (name, id(params), q.as_tuple() if isinstance(q, Decimal) else (type(q), q), currency)
-        hit = memo.get(key)
-        if hit is not None and hit[0] is params:
-            return hit[1]
-    valid = memo.get((name, id(params)))
-    if valid is not None and valid[0] is params:
-        # params already validated in this run: what pricing.price does after its validation
-        model = valid[1]
-        result = model.calculate(params, usage, pricing.check_currency(currency))
+        # the quantity with its exponent (its text): 1 and 1.0 are equal Decimals but read differently
+        qkey = str(q) if type(q) is Decimal else (type(q), q)
+    entry = memo.get((name, id(params), currency))
+    if entry is None or entry[0] is not params:
+        result = pricing.price(name, params, usage, currency)  # validates the params, once per run
+        model = pricing.get_model(name)
+        code = pricing.check_currency(currency)
+        prepare = getattr(model, "prepare", None)
+        # (params, model, ISO code, the model's prepared pricing of a plain quantity, results by quantity)
+        entry = memo[(name, id(params), currency)] = (params, model, code, prepare(params, code) if prepare else None,
+                                                     {})
+    else:
+        _, model, code, prepared, by_quantity = entry
+        if plain:
+            result = by_quantity.get(qkey)
+            if result is not None:
+                return result
+        # params already validated in this run: what pricing.price does after its validation — the model's
+        # calculate, or for a plain quantity the model's prepared pricing (calculate is prepare(...)(quantity))
+        if plain and prepared is not None:
+            result = prepared(usage_quantity(usage))
+        else:
+            result = model.calculate(params, usage, code)
         if not isinstance(result.amount, Decimal) or result.amount < 0:  # pragma: no cover - as pricing.price
             raise pricing.PricingError(f"{model.LABEL} produced an invalid amount {result.amount!r}")
-    else:
-        result = pricing.price(name, params, usage, currency)
-        memo[(name, id(params))] = (params, pricing.get_model(name))
-    if key is not None:
-        memo[key] = (params, result)
+    if plain:
+        entry[4][qkey] = result
     return result
+
+
+_NO_USAGE = Usage()
 
 
 def _price_charge(line: LineTerms, charge: schedule.Charge, usage: Usage | None, currency: str,
                   history: dict) -> tuple[LineInput, Decimal, str]:
-    parts: list[str] = []
     if line.metric_code:
-        usage = usage or Usage()
+        if usage is None:
+            usage = _NO_USAGE
         used = usage.quantity
-        billed = pricing.apply_free_units(usage, line.free_units) if line.free_units > 0 else usage
-        result = _price(line.pricing_model, line.params, billed, currency)
-        if line.free_units > 0:
-            parts.append(f"{format_number(used)} used − {format_number(line.free_units)} free = "
-                         f"{format_number(billed.quantity)} billed")
-        parts.append(result.summary or format_money(result.amount, currency))
+        free = line.free_units
+        if free > 0:
+            billed = pricing.apply_free_units(usage, free)
+            result = _price(line.pricing_model, line.params, billed, currency)
+            breakdown = (f"{format_number(used)} used − {format_number(free)} free = "
+                         f"{format_number(billed.quantity)} billed; "
+                         f"{result.summary or format_money(result.amount, currency)}")
+        else:
+            result = _price(line.pricing_model, line.params, usage, currency)
+            breakdown = result.summary or format_money(result.amount, currency)
         amount, quantity = result.amount, used
     else:
         quantity = line.fixed_quantity if line.fixed_quantity is not None else ONE
         result = _price(line.pricing_model, line.params, Usage(quantity=quantity), currency)
-        parts.append(result.summary or format_money(result.amount, currency, precise=True))
+        breakdown = result.summary or format_money(result.amount, currency, precise=True)
         amount = result.amount
         if charge.kind in ("advance", "arrears") and charge.proration != ONE:
             amount = charge.prorate(result.amount)
-            parts.append(charge.proration_text)
+            breakdown = f"{breakdown}; {charge.proration_text}"
     description = f"{line.description} ({line.phase})" if line.phase else line.description
-    item = LineInput(key=str(line.id), description=description, amount=amount, modifiers=line.modifiers or {},
-                     history=history, proration=charge.time_fraction,
-                     proration_label=charge.proration_text.replace("prorated ", ""), breakdown="; ".join(parts))
-    return item, quantity, item.breakdown
+    item = _make_line_input(str(line.id), description, amount, line.modifiers or {}, history, charge.time_fraction,
+                            charge.proration_text.replace("prorated ", ""), breakdown)
+    return item, quantity, breakdown
 
 
 def advance_adjustments(run: ContractRun, currency: str) -> tuple[list[Adjustment], dict[str, tuple]]:
@@ -268,6 +293,34 @@ def advance_adjustments(run: ContractRun, currency: str) -> tuple[list[Adjustmen
     return out, meta
 
 
+_PRORATIONS: dict[tuple, tuple[Decimal, str]] = {}  # contract window and run period -> (fraction, label)
+
+
+def _contract_proration(terms: ContractTerms, run_start: date, run_end: date) -> tuple[Decimal, str]:
+    """The active part of the run's period for the contract as a whole (contract window, pauses cut out) and how
+    a breakdown names it ("17/31 days", or "" for the whole period). A bill run asks for the same few contract
+    windows thousands of times: each answer is remembered (with the decimal context it was divided in)."""
+    ctx = getcontext()
+    key = (terms.start_date, terms.end_date, terms.anchor_day, terms.pauses, run_start, run_end, ctx.prec,
+           ctx.rounding)
+    try:
+        hit = _PRORATIONS.get(key)
+    except TypeError:  # something unhashable (pauses given as lists): no memo
+        key, hit = None, None
+    if hit is not None:
+        return hit
+    active = schedule.active_windows(terms.schedule, None, run_start, run_end)
+    days = sum((e - s).days for s, e in active)
+    period_days = (run_end - run_start).days
+    proration = Decimal(days) / Decimal(period_days) if period_days else ONE
+    out = (proration, f"{days}/{period_days} days" if days != period_days else "")
+    if key is not None:
+        if len(_PRORATIONS) >= _PLANS_MAX:
+            _PRORATIONS.clear()
+        _PRORATIONS[key] = out
+    return out
+
+
 def price_contract(run: ContractRun, currency: str, *, tax: TaxRule | None = None,
                    wallet_balance: Decimal = ZERO) -> tuple[DocumentResult, dict[str, tuple]]:
     """The modifier pipeline over one contract's charges. Returns the document and, per line key, what the
@@ -281,12 +334,9 @@ def price_contract(run: ContractRun, currency: str, *, tax: TaxRule | None = Non
         item, quantity, _ = _price_charge(line, charge, run.usage.get(line.id), currency, run.history)
         inputs.append(item)
         meta[item.key] = (line, charge, quantity)
-    active = schedule.active_windows(terms.schedule, None, run.plan.run_start, run.plan.run_end)
-    days = sum((e - s).days for s, e in active)
-    period_days = (run.plan.run_end - run.plan.run_start).days
-    proration = Decimal(days) / Decimal(period_days) if period_days else ONE
+    proration, label = _contract_proration(terms, run.plan.run_start, run.plan.run_end)
     contract = ContractInput(modifiers=terms.modifiers or {}, history=run.history, proration=proration,
-                             proration_label=f"{days}/{period_days} days" if days != period_days else "")
+                             proration_label=label)
     adjustments, adj_meta = advance_adjustments(run, currency)
     meta.update(adj_meta)
     return price_document(inputs, contract, currency, tax=tax, wallet_balance=wallet_balance,
@@ -296,29 +346,31 @@ def price_contract(run: ContractRun, currency: str, *, tax: TaxRule | None = Non
 def _lines_from_steps(steps: tuple[Step, ...], meta: dict[str, tuple], run: ContractRun, start_order: int,
                       ) -> list[DraftLine]:
     out: list[DraftLine] = []
-    for i, step in enumerate(steps):
-        if step.kind == "adjustment":
+    contract_id = run.terms.id
+    no_line = (None, None, ZERO)
+    for i, step in enumerate(steps, start=start_order):
+        kind = step.kind
+        if kind == "adjustment":
             line, ps, pe = meta[step.line_key]
-            out.append(DraftLine(contract_line_id=line.id, kind="adjustment", description=step.description,
-                                 quantity=ZERO, amount=step.amount, breakdown=step.breakdown, period_start=ps,
-                                 period_end=pe, sort_order=start_order + i, product_id=line.product_id,
-                                 contract_id=run.terms.id))
+            out.append(_make_draft_line(line.id, "adjustment", step.description, ZERO, step.amount, step.breakdown,
+                                        ps, pe, i, 0, None, line.product_id, contract_id))
             continue
-        line, charge, quantity = meta.get(step.line_key or "", (None, None, ZERO))
+        line, charge, quantity = meta.get(step.line_key or "", no_line)
         if charge is not None:
             ps, pe = charge.service_start, charge.service_end
         else:
             ps, pe = run.plan.run_start, run.plan.run_end
-        kind = step.kind
         if kind == "charge":
             kind = "usage" if line.metric_code else ("one_time" if charge.kind == "one_time" else "fixed")
-        indent = step.indent + (line.indent if line is not None else 0)
-        out.append(DraftLine(
-            contract_line_id=line.id if line is not None else None, kind=kind, description=step.description,
-            quantity=quantity if step.kind == "charge" else ZERO, amount=step.amount, breakdown=step.breakdown,
-            period_start=ps, period_end=pe, sort_order=start_order + i, indent=indent,
-            modifier_key=step.modifier_key, product_id=line.product_id if line is not None else None,
-            contract_id=run.terms.id))
+        else:
+            quantity = ZERO
+        if line is not None:
+            out.append(_make_draft_line(line.id, kind, step.description, quantity, step.amount, step.breakdown, ps,
+                                        pe, i, step.indent + line.indent, step.modifier_key, line.product_id,
+                                        contract_id))
+        else:
+            out.append(_make_draft_line(None, kind, step.description, quantity, step.amount, step.breakdown, ps, pe,
+                                        i, step.indent, step.modifier_key, None, contract_id))
     return out
 
 

@@ -80,13 +80,16 @@ Decisions where the spec is silent
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, getcontext, localcontext
 
 from core.errors import UserError
 from core.money import HUNDRED, ONE, PRECISION, ZERO, MoneyError, format_money, format_number, round_money, to_decimal
 from core.money import currency as _currency
+from core.pricing.base import maker
 
 STEP_KINDS = ("charge", "credit_grant", "discount", "true_up", "service_fee", "tax", "wallet")
 PRE_TAX_KINDS = frozenset(("charge", "credit_grant", "discount", "true_up", "service_fee", "adjustment"))
@@ -463,27 +466,48 @@ def _proration(value, what: str) -> Decimal:
     return p
 
 
+_make_step = maker(Step)
+
+_CURRENCIES: dict[str, tuple] = {}  # a currency code as given -> (ISO code, minor unit, symbol, decimals), once checked
+
+
+def _currency_of(code: str) -> tuple[str, Decimal, str, int]:
+    """(ISO code, quantum, symbol, minor units) of a currency code (``core.money.currency``), remembered per code:
+    a bill run prices a document per customer."""
+    known = _CURRENCIES.get(code) if type(code) is str else None
+    if known is None:
+        c = _currency(code)
+        known = (c.code, c.quantum, c.symbol, c.minor_units)
+        if type(code) is str and len(_CURRENCIES) < 256:
+            _CURRENCIES[code] = known
+    return known
+
+
 class _Pricer:
     def __init__(self, cur: str):
         self.cur = cur
         self.steps: list[Step] = []
-        # round_money's rounding, with the currency looked up and the context made once per document
-        self._quantum = _currency(cur).quantum
+        # round_money's rounding and format_money's wording, with the currency looked up and the context made
+        # once per document
+        _, self._quantum, self._symbol, self._minor = _currency_of(cur)
         self._context = getcontext().copy()
         self._context.prec = PRECISION
 
     def money(self, amount: Decimal) -> str:
-        return format_money(amount, self.cur)
+        """``format_money(amount, currency)``: '$1,234.50', '-$5.00' (rounded with :meth:`round`)."""
+        d = amount if type(amount) is Decimal and amount.is_finite() else to_decimal(amount)
+        sign = "-" if d < 0 else ""
+        return f"{sign}{self._symbol}{self.round(abs(d)):,.{self._minor}f}"
 
     def round(self, amount: Decimal) -> Decimal:
         """``round_money(amount, currency)``: half-up to the currency's minor unit."""
         if not isinstance(amount, Decimal):
             amount = to_decimal(amount, field="amount")
-        return amount.quantize(self._quantum, rounding=ROUND_HALF_UP, context=self._context)
+        return amount.quantize(self._quantum, ROUND_HALF_UP, self._context)
 
     def add(self, kind: str, description: str, amount: Decimal, line_key: str | None, modifier_key: str | None,
             indent: int, breakdown: str) -> None:
-        self.steps.append(Step(kind, description, self.round(amount), line_key, modifier_key, indent, breakdown))
+        self.steps.append(_make_step(kind, description, self.round(amount), line_key, modifier_key, indent, breakdown))
 
     # step 3 --------------------------------------------------------------------------------------
     def credit_grants(self, grants: list, running: Decimal, prefix: str, line_key: str,
@@ -495,7 +519,7 @@ class _Pricer:
             if recurring:
                 available, text = grant, f"{self.money(grant)} credit every period"
             else:
-                before = _used(history, mk)
+                before = self.round(_used(history, mk))  # as shown: what earlier invoices gave, to the minor unit
                 available = max(ZERO, grant - before)
                 text = f"{self.money(grant)} credit grant"
                 if before > 0:
@@ -536,7 +560,7 @@ class _Pricer:
                     amount = cap
             if not _is_blank(d.get("lifetime_cap")):
                 cap = self.round(to_decimal(d["lifetime_cap"], field="lifetime cap"))
-                before = _used(history, mk)
+                before = self.round(_used(history, mk))  # as shown: what earlier invoices gave, to the minor unit
                 left = max(ZERO, cap - before)
                 if amount > left:
                     text += (f" = {self.money(amount)}; lifetime cap {self.money(cap)}, "
@@ -590,13 +614,40 @@ class _Pricer:
         return base + added
 
 
+_CHECKED: ContextVar[dict | None] = ContextVar("modifiers_checked", default=None)
+
+
+@contextmanager
+def checked_once() -> Iterator[None]:
+    """Inside a bill run: modifiers validated once per distinct content. Thousands of lines and contracts carry
+    the same modifiers (their values are the very same objects when they come from equal JSON): a modifiers
+    mapping whose values are the objects of one already found valid is valid. The memo holds those objects
+    (so their ids are never reused under it); the caller must not change them meanwhile."""
+    token = _CHECKED.set({})
+    try:
+        yield
+    finally:
+        _CHECKED.reset(token)
+
+
 def _checked(mods: Mapping | None, validate, what: str) -> Mapping:
     mods = mods or {}
     if not mods:  # nothing to check (most lines have no modifiers)
         return mods
+    memo = _CHECKED.get()
+    key = None
+    if memo is not None and type(mods) is dict:
+        key = (validate, tuple([(k, id(v)) for k, v in mods.items()]))
+        try:
+            if key in memo:
+                return mods
+        except TypeError:  # a key that cannot be hashed: checked every time
+            key = None
     problems = validate(mods)
     if problems:
         raise ModifierError(f"{what}: " + "; ".join(problems))
+    if key is not None:
+        memo[key] = tuple(mods.values())
     return mods
 
 
@@ -609,30 +660,45 @@ def price_document(lines: Sequence[LineInput], contract: ContractInput | None = 
     ``wallet_balance``: the customer's prepaid credit in this currency; it pays at most the total.
     Raises :class:`ModifierError` on invalid modifiers or inputs (validate them when they are saved).
     """
-    cur = _currency(currency).code
+    cur = _currency_of(currency)[0]
     contract = contract or ContractInput()
     p = _Pricer(cur)
+    steps = p.steps
     with localcontext() as ctx:
         ctx.prec = PRECISION
         seen: set[str] = set()
         lines_total = ZERO
         for line in lines:
-            key = str(line.key)
+            key = line.key if type(line.key) is str else str(line.key)
             if key in seen:
                 raise ModifierError(f"two lines share the key '{key}'")
             seen.add(key)
-            what = f"line '{line.description or key}'"
-            mods = _checked(line.modifiers, validate_line_modifiers, what)
-            amount = p.round(to_decimal(line.amount, field=f"{what} amount"))
+            mods = line.modifiers or {}
+            if mods:
+                mods = _checked(mods, validate_line_modifiers, f"line '{line.description or key}'")
+            amount = line.amount
+            if type(amount) is not Decimal or not amount.is_finite():
+                amount = to_decimal(amount, field=f"line '{line.description or key}' amount")
+            amount = p.round(amount)
             if amount < 0:
-                raise ModifierError(f"{what}: the priced amount cannot be negative ({p.money(amount)})")
-            p.add("charge", line.description, amount, key, None, 0, line.breakdown or p.money(amount))
+                raise ModifierError(f"line '{line.description or key}': the priced amount cannot be negative "
+                                    f"({p.money(amount)})")
+            # the charge step (p.add, its amount already rounded)
+            steps.append(_make_step("charge", line.description, amount, key, None, 0,
+                                    line.breakdown or p.money(amount)))
+            proration = line.proration
+            if not mods:  # most lines: no grant, discount or minimum — the proration is still checked
+                if not (type(proration) is Decimal and proration.is_finite() and ZERO <= proration <= ONE):
+                    _proration(proration, f"line '{line.description or key}'")
+                lines_total += amount
+                continue
+            what = f"line '{line.description or key}'"
             prefix = f"line:{key}"
             history = line.history or {}
             running = p.credit_grants(list(mods.get("credit_grants") or []), amount, prefix, key, history)
             running = p.discounts(list(mods.get("discounts") or []), running, prefix, key, history, 1)
             running = p.minimum(mods.get("minimum_commitment"), running, f"{prefix}:minimum", key, 1,
-                                _proration(line.proration, what), line.proration_label)
+                                _proration(proration, what), line.proration_label)
             lines_total += running
 
         cmods = _checked(contract.modifiers, validate_contract_modifiers, "contract")
@@ -659,8 +725,8 @@ def price_document(lines: Sequence[LineInput], contract: ContractInput | None = 
                       f"calculated by {tax.note or 'the tax provider'} on {p.money(subtotal)}")
             else:
                 tax_amount = p.round(subtotal * tax.percent / HUNDRED)
-                p.add("tax", f"{tax.name} {_pct_text(tax.percent)}", tax_amount, None, "tax", 0,
-                      f"{_pct_text(tax.percent)} × {p.money(subtotal)}")
+                rate = _pct_text(tax.percent)
+                p.add("tax", f"{tax.name} {rate}", tax_amount, None, "tax", 0, f"{rate} × {p.money(subtotal)}")
         total = subtotal + tax_amount
 
         # step 8: wallet / prepaid credits settle the total, after tax

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 
 from sqlalchemy import (BigInteger, String, and_, bindparam, delete, insert, literal_column, or_, type_coerce,
                         update)
@@ -29,7 +30,7 @@ from core.billing.contracts import terms_for
 from core.billing.modifiers import ModifierError
 from core.billing.periods import add_months
 from core.errors import NotFound, UserError
-from core.metering.metrics import MetricResult, aggregate
+from core.metering.metrics import MetricResult, aggregate, mapped_reads
 from core.models import (BillableMetric, BusinessEntity, Contract, ContractLine, Customer, Invoice, InvoiceLine,
                          Product, UsageEvent, utcnow)
 from core.money import ZERO, format_money
@@ -144,17 +145,17 @@ def _bulk_insert(session: Session, table, rows: list[dict] | None = None, *,
         values = columns[k]
         if proc is not None:
             if isinstance(col_type, ScaledDecimal):
-                proc = _scaled_binder(col_type.scale, proc)
+                values = _scaled_column(values, col_type.scale, proc)
             elif isinstance(col_type, (Date, DateTime)):
-                proc = _memoised(proc)
-            values = [None if v is None else proc(v) for v in values]
+                values = _memoised_column(values, proc)
+            else:
+                values = [None if v is None else proc(v) for v in values]
         bound.append(values)
     arrays = _unnest_types(table, order) if dialect.name == "postgresql" else None
     if arrays is not None:
         # PostgreSQL: one INSERT … SELECT FROM unnest(one array per column): the server builds the rows (an
-        # executemany costs psycopg ~40 µs of Python per row)
         # executemany costs psycopg ~40 µs of Python per row, and even a list parameter is dumped element by
-        # element: each column goes as one array literal, which the server parses
+        # element: each column goes as one array literal, which the server parses)
         q = dialect.identifier_preparer
         sql = (f"INSERT INTO {q.format_table(table)} ({', '.join(q.quote(k) for k in order)}) "
                f"SELECT * FROM unnest({', '.join(f'%(c{i})s::{t}[]' for i, t in enumerate(arrays))})")
@@ -210,26 +211,33 @@ def _unnest_types(table, keys: list[str]) -> list[str] | None:
     return out
 
 
-def _memoised(proc):
-    seen: dict = {}
+def _memoised_column(values: list, proc) -> list:
+    """``proc`` applied to each value but None, once per distinct value (dates: a run has a handful)."""
+    seen: dict = {None: None}
+    out = []
+    append = out.append
+    for value in values:
+        bound = seen.get(value, seen)
+        if bound is seen:
+            bound = seen[value] = proc(value)
+        append(bound)
+    return out
 
-    def bind(value):
-        out = seen.get(value)
-        if out is None:
-            out = seen[value] = proc(value)
-        return out
-    return bind
 
-
-def _scaled_binder(scale: int, slow):
-    def bind(value):
+def _scaled_column(values: list, scale: int, slow) -> list:
+    """ScaledDecimal's binding of each value (its scaled integer), exact Decimals by a short path with the same
+    check; anything else, and a value that does not fit, goes through ``slow`` (its own checks and errors)."""
+    out = []
+    append = out.append
+    for value in values:
         if type(value) is Decimal and value.is_finite():
             scaled = value.scaleb(scale)
             as_int = int(scaled)
             if as_int == scaled:
-                return as_int
-        return slow(value)  # anything else, and a value that does not fit: ScaledDecimal's own checks and errors
-    return bind
+                append(as_int)
+                continue
+        append(None if value is None else slow(value))
+    return out
 
 
 def _model_defaults(model) -> dict:
@@ -290,11 +298,12 @@ def _usage_for(session: Session, runs: dict[int, object], contracts: dict[int, C
     """Usage per contract line: one aggregation query per metric and distinct (UTC) window, for all customers."""
     metrics = {m.id: m for m in session.exec(select(BillableMetric))}
     wanted: dict[tuple, set[str]] = defaultdict(set)
-    line_windows: dict[tuple[int, int], list[tuple]] = {}
+    line_windows: dict[int, dict[int, list[tuple]]] = {}  # contract -> its usage lines -> their windows' keys
     bounds: dict[tuple, tuple[datetime, datetime]] = {}  # (start, end, zone) -> UTC bounds: few distinct ones
     for cid, plan in runs.items():
         ext = customers[contracts[cid].customer_id].external_id
         lines = {ln.id: ln for ln in loaded[cid][1]}
+        mine: dict[int, list[tuple]] = {}
         for charge in plan.charges:
             ln = lines[charge.line_id]
             if charge.kind != "usage" or not ln.metric_id:
@@ -309,29 +318,40 @@ def _usage_for(session: Session, runs: dict[int, object], contracts: dict[int, C
                 key = (ln.metric_id, us, ue, _needs_transactions(ln))
                 wanted[key].add(ext)
                 keys.append(key)
-            line_windows[(cid, ln.id)] = keys
+            mine[ln.id] = keys
+        if mine:
+            line_windows[cid] = mine
     results: dict[tuple, dict[str, MetricResult]] = {}
     txns: dict[tuple, dict[str, tuple]] = {}
-    for key, externals in wanted.items():
-        metric_id, us, ue, with_tx = key
-        results[key] = aggregate(session, metrics[metric_id], us, ue, sorted(externals))
-        if with_tx:
-            txns[key] = _transactions(session, metrics[metric_id], us, ue, sorted(externals))
+    with mapped_reads(session):  # SQLite: the events read through memory-mapped I/O (one PRAGMA for the run)
+        for key, externals in wanted.items():
+            metric_id, us, ue, with_tx = key
+            results[key] = aggregate(session, metrics[metric_id], us, ue, sorted(externals))
+            if with_tx:
+                txns[key] = _transactions(session, metrics[metric_id], us, ue, sorted(externals))
     usage: dict[int, dict[int, Usage]] = {}
+    nothing = MetricResult()
     for cid in runs:
-        ext = customers[contracts[cid].customer_id].external_id
         per_line: dict[int, Usage] = {}
-        for ln in loaded[cid][1]:
-            keys = line_windows.get((cid, ln.id))
+        usage[cid] = per_line
+        mine = line_windows.get(cid)
+        if not mine:
+            continue
+        ext = customers[contracts[cid].customer_id].external_id
+        for line_id, keys in mine.items():
             if not keys:
+                continue
+            if len(keys) == 1 and not keys[0][3]:  # one window, no transactions: _merge(MetricResult(), found)
+                found = results[keys[0]].get(ext, nothing)
+                groups = {k: ZERO + v for k, v in found.groups.items()} if found.groups else None
+                per_line[line_id] = Usage(ZERO + found.quantity, groups, None)
                 continue
             res, tx = MetricResult(), None
             for key in keys:
                 res = _merge(res, results[key].get(ext, MetricResult()))
                 if key[3]:
                     tx = (tx or ()) + txns[key].get(ext, ())
-            per_line[ln.id] = Usage(quantity=res.quantity, groups=res.groups, transactions=tx)
-        usage[cid] = per_line
+            per_line[line_id] = Usage(quantity=res.quantity, groups=res.groups, transactions=tx)
     return usage
 
 
@@ -409,9 +429,10 @@ def _insert_drafts(session: Session, invoices: list[dict], drafts: list[DraftInv
     lines = [ln for draft in drafts for ln in draft.lines]
     columns = {k: [v] * len(lines) for k, v in _model_defaults(InvoiceLine).items()}
     columns["invoice_id"] = [inv_id for inv_id, draft in zip(created, drafts) for _ in draft.lines]
-    for name in ("contract_line_id", "kind", "description", "quantity", "amount", "breakdown", "period_start",
-                 "period_end", "sort_order", "indent", "modifier_key", "product_id", "contract_id"):
-        columns[name] = [getattr(ln, name) for ln in lines]
+    names = ("contract_line_id", "kind", "description", "quantity", "amount", "breakdown", "period_start",
+             "period_end", "sort_order", "indent", "modifier_key", "product_id", "contract_id")
+    for name, values in zip(names, zip(*map(attrgetter(*names), lines)) if lines else [[]] * len(names)):
+        columns[name] = list(values)
     _bulk_insert(session, InvoiceLine.__table__, columns=columns)
     return created
 
@@ -509,6 +530,31 @@ def _price_all(session: Session, contracts: list[Contract], year: int, month: in
     return out
 
 
+def _draft_run(session: Session, todo: list[Contract], year: int, month: int, customers: dict[int, Customer],
+               issue_date: date | None) -> tuple[list[int], dict[str, object]]:
+    """Price the contracts of a run and write their drafts; returns the new invoices' ids and the totals."""
+    month_start = date(year, month, 1)
+    next_month = add_months(month_start, 1)
+    totals: dict[str, object] = defaultdict(lambda: ZERO)
+    invoices: list[dict] = []
+    drafts: list[DraftInvoice] = []
+    for key, cs, draft, plans in _price_runs(session, todo, year, month, customers=customers):
+        cust = customers[cs[0].customer_id]
+        first = plans[cs[0].id]
+        start, end = (first.run_start, first.run_end) if key.startswith("contract:") else (month_start, next_month)
+        issued = issue_date or draft.invoice_date or end
+        c0 = cs[0]
+        due = terms.due_date(issued, c0.payment_terms_days, c0.payment_terms_eom)
+        invoices.append(dict(entity_id=cust.entity_id, customer_id=cust.id,
+                             contract_id=c0.id if key.startswith("contract:") else None, run_key=key,
+                             currency=c0.currency, period_start=start, period_end=end, issue_date=issued, due_date=due,
+                             subtotal=draft.subtotal, tax=draft.tax, total=draft.total,
+                             credits_applied=draft.credits_applied))
+        drafts.append(draft)
+        totals[c0.currency] += draft.total
+    return _insert_drafts(session, invoices, drafts, month_start, next_month), dict(totals)
+
+
 def generate_drafts(session: Session, actor: Actor, *, period_start: date, period_end: date,
                     contract_ids: list[int] | None = None, issue_date: date | None = None) -> RunResult:
     """Draft invoices for the billing run of one month: for each active contract, its cycle period starting
@@ -534,24 +580,10 @@ def generate_drafts(session: Session, actor: Actor, *, period_start: date, perio
     result.skipped_existing = len(contracts) - len(todo)
     if not todo:
         return result
-    totals: dict[str, object] = defaultdict(lambda: ZERO)
-    invoices: list[dict] = []
-    drafts: list[DraftInvoice] = []
-    for key, cs, draft, plans in _price_runs(session, todo, year, month, customers=customers):
-        cust = customers[cs[0].customer_id]
-        first = plans[cs[0].id]
-        start, end = (first.run_start, first.run_end) if key.startswith("contract:") else (month_start, next_month)
-        issued = issue_date or draft.invoice_date or end
-        c0 = cs[0]
-        due = terms.due_date(issued, c0.payment_terms_days, c0.payment_terms_eom)
-        invoices.append(dict(entity_id=cust.entity_id, customer_id=cust.id,
-                             contract_id=c0.id if key.startswith("contract:") else None, run_key=key,
-                             currency=c0.currency, period_start=start, period_end=end, issue_date=issued, due_date=due,
-                             subtotal=draft.subtotal, tax=draft.tax, total=draft.total,
-                             credits_applied=draft.credits_applied))
-        drafts.append(draft)
-        totals[c0.currency] += draft.total
-    result.created = _insert_drafts(session, invoices, drafts, month_start, next_month)
+    from core.importers.dbutil import bulk_gc
+
+    with bulk_gc():  # no collection while the run's objects are alive: they are all gone when _draft_run returns
+        result.created, totals = _draft_run(session, todo, year, month, customers, issue_date)
     result.total_by_currency = dict(totals)
     audit.record(session, actor=actor.username, action="invoice.generate", entity_type="invoice_run",
                  entity_id=f"{year}-{month:02d}",

@@ -78,11 +78,23 @@ def optional_number(value: object, label: str) -> Decimal | None:
     return None if is_blank(value) else number(value, label)
 
 
+_CODES: dict[str, str] = {}  # a currency code as given -> its ISO code, for codes already checked
+
+
 def check_currency(code: str) -> str:
+    """The ISO code of ``code`` (``" usd"`` -> ``"USD"``); an unknown code raises PricingError. Every price
+    checks its currency: a code checked once is remembered (the list of currencies does not change)."""
+    if type(code) is str:
+        known = _CODES.get(code)
+        if known is not None:
+            return known
     try:
-        return currency(code).code
+        checked = currency(code).code
     except MoneyError as exc:
         raise PricingError(str(exc)) from None
+    if type(code) is str and len(_CODES) < 256:
+        _CODES[code] = checked
+    return checked
 
 
 def _usage_number(value: object, label: str) -> Decimal:
@@ -97,6 +109,10 @@ def _usage_number(value: object, label: str) -> Decimal:
 
 def usage_quantity(usage: Usage) -> Decimal:
     """The line's quantity as a non-negative Decimal; negative or float usage raises PricingError."""
+    if type(usage) is Usage:  # the common case, checked as below
+        q = usage.quantity
+        if type(q) is Decimal and q.is_finite() and q >= 0:
+            return q
     if not isinstance(usage, Usage):
         raise PricingError(f"expected a Usage, got {type(usage).__name__}")
     return _usage_number(usage.quantity, "usage quantity")

@@ -5,6 +5,9 @@ charged at zero usage too: it does not depend on usage at all.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
+
 from core.money import ONE
 from core.pricing.base import BreakdownStep, PriceResult, Usage
 from core.pricing.common import check_currency, check_number, flat_fee_text, number, params_dict, usage_quantity
@@ -26,6 +29,16 @@ def validate(params: dict) -> list[str]:
 def calculate(params: dict, usage: Usage, currency: str) -> PriceResult:
     code = check_currency(currency)
     p = params_dict(params)
-    usage_quantity(usage)  # refuses negative or float usage, like every model
-    amount = number(p.get("amount"), "amount")
-    return PriceResult(amount, (BreakdownStep(flat_fee_text(amount, code), ONE, amount),))
+    q = usage_quantity(usage)
+    return prepare(p, code)(q)
+
+
+def prepare(params: dict, code: str) -> Callable[[Decimal], PriceResult]:
+    """The pricing of a plain quantity with these (valid) params in currency ``code`` (an ISO code), the params
+    read once: ``calculate`` is ``prepare(params, code)(quantity)``."""
+    amount = number(params.get("amount"), "amount")
+    result = PriceResult(amount, (BreakdownStep(flat_fee_text(amount, code), ONE, amount),))
+
+    def priced(q: Decimal) -> PriceResult:
+        return result  # whatever the usage (calculate has checked it)
+    return priced

@@ -5,8 +5,11 @@ Params: ``{"package_size": "100", "package_price": "8"}``. 100 -> $8; 101 -> $16
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
+
 from core.money import ceil_div
-from core.pricing.base import BreakdownStep, PriceResult, PricingError, Usage
+from core.pricing.base import PriceResult, PricingError, Usage, make_breakdown_step, make_price_result
 from core.pricing.common import check_currency, check_number, mul, number, params_dict, price_text, qty, usage_quantity
 
 NAME = "package"
@@ -28,12 +31,22 @@ def calculate(params: dict, usage: Usage, currency: str) -> PriceResult:
     code = check_currency(currency)
     p = params_dict(params)
     q = usage_quantity(usage)
-    size = number(p.get("package_size"), "package size")
-    price = number(p.get("package_price"), "package price")
+    return prepare(p, code)(q)
+
+
+def prepare(params: dict, code: str) -> Callable[[Decimal], PriceResult]:
+    """The pricing of a plain quantity with these (valid) params in currency ``code`` (an ISO code), the params
+    read once: ``calculate`` is ``prepare(params, code)(quantity)``."""
+    size = number(params.get("package_size"), "package size")
+    price = number(params.get("package_price"), "package price")
     if size <= 0:
         raise PricingError("package size must be greater than 0")
-    packages = ceil_div(q, size)
-    amount = mul(packages, price)
-    word = "package" if packages == 1 else "packages"
-    text = f"{qty(packages)} {word} of {qty(size)} × {price_text(price, code)}"
-    return PriceResult(amount, (BreakdownStep(text, packages, amount),))
+    each = f" of {qty(size)} × {price_text(price, code)}"
+
+    def priced(q: Decimal) -> PriceResult:
+        packages = ceil_div(q, size)
+        amount = mul(packages, price)
+        word = "package" if packages == 1 else "packages"
+        return make_price_result(amount, (make_breakdown_step(f"{qty(packages)} {word}{each}", packages, amount, None,
+                                                               None),))
+    return priced

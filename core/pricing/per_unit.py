@@ -5,7 +5,10 @@ $2/GB: 1,500 GB -> $3,000 (Z). $0.05 per 1,000 requests, 2,000,000 requests -> $
 """
 from __future__ import annotations
 
-from core.pricing.base import BreakdownStep, PriceResult, Usage
+from collections.abc import Callable
+from decimal import Decimal
+
+from core.pricing.base import PriceResult, Usage, make_breakdown_step, make_price_result
 from core.pricing.common import (
     check_currency,
     check_number,
@@ -14,8 +17,8 @@ from core.pricing.common import (
     number,
     optional_number,
     params_dict,
+    price_text,
     qty,
-    units_text,
     usage_quantity,
 )
 
@@ -38,12 +41,24 @@ def calculate(params: dict, usage: Usage, currency: str) -> PriceResult:
     code = check_currency(currency)
     p = params_dict(params)
     q = usage_quantity(usage)
-    price = number(p.get("unit_price"), "unit price")
-    scale = optional_number(p.get("unit_scale"), "unit scale")
+    return prepare(p, code)(q)
+
+
+def prepare(params: dict, code: str) -> Callable[[Decimal], PriceResult]:
+    """The pricing of a plain quantity with these (valid) params in currency ``code`` (an ISO code), the params
+    read once: ``calculate`` is ``prepare(params, code)(quantity)``; a bill run keeps it for every line with the
+    same params."""
+    price = number(params.get("unit_price"), "unit price")
+    scale = optional_number(params.get("unit_scale"), "unit scale")
+    each = f" × {price_text(price, code)}"
     if scale is None or scale == 1:
-        amount = mul(q, price)
-        text = units_text(q, price, code)
+        def priced(q: Decimal) -> PriceResult:
+            amount = mul(q, price)
+            return make_price_result(amount, (make_breakdown_step(qty(q) + each, q, amount, None, None),))
     else:
-        amount = div(mul(q, price), scale)
-        text = f"{units_text(q, price, code)} per {qty(scale)}"
-    return PriceResult(amount, (BreakdownStep(text, q, amount, tier=None),))
+        per = f"{each} per {qty(scale)}"
+
+        def priced(q: Decimal) -> PriceResult:
+            amount = div(mul(q, price), scale)
+            return make_price_result(amount, (make_breakdown_step(qty(q) + per, q, amount, None, None),))
+    return priced

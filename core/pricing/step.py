@@ -5,6 +5,9 @@ Params: ``{"tiers": [{"up_to": "500", "flat_fee": "100"}, {"up_to": "2000", "fla
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
+
 from core.money import ONE
 from core.pricing.base import BreakdownStep, PriceResult, Usage
 from core.pricing.common import check_currency, flat_fee_text, params_dict, usage_quantity
@@ -30,6 +33,17 @@ def calculate(params: dict, usage: Usage, currency: str) -> PriceResult:
     code = check_currency(currency)
     p = params_dict(params)
     q = usage_quantity(usage)
-    tier = containing_tier(read_tiers(p.get("tiers"), FIELDS), q)
-    fee = tier.values["flat_fee"]
-    return PriceResult(fee, (BreakdownStep(flat_fee_text(fee, code), ONE, fee, tier=tier.number),))
+    return prepare(p, code)(q)
+
+
+def prepare(params: dict, code: str) -> Callable[[Decimal], PriceResult]:
+    """The pricing of a plain quantity with these (valid) params in currency ``code`` (an ISO code), the tiers
+    read once: ``calculate`` is ``prepare(params, code)(quantity)``."""
+    tiers = read_tiers(params.get("tiers"), FIELDS)
+    text = {t.number: flat_fee_text(t.values["flat_fee"], code) for t in tiers}
+
+    def priced(q: Decimal) -> PriceResult:
+        tier = containing_tier(tiers, q)
+        fee = tier.values["flat_fee"]
+        return PriceResult(fee, (BreakdownStep(text[tier.number], ONE, fee, tier=tier.number),))
+    return priced

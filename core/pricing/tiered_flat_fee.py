@@ -6,9 +6,12 @@ Params: ``{"tiers": [{"up_to": "100", "unit_price": "0.01", "flat_fee": "50"}, {
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
+
 from core.money import ONE, ZERO
 from core.pricing.base import BreakdownStep, PriceResult, Usage
-from core.pricing.common import add, check_currency, flat_fee_text, mul, params_dict, units_text, usage_quantity
+from core.pricing.common import add, check_currency, flat_fee_text, mul, params_dict, price_text, qty, usage_quantity
 from core.pricing.tiers import graduated, read_tiers, tier_validator
 
 NAME = "tiered_flat_fee"
@@ -31,14 +34,25 @@ def calculate(params: dict, usage: Usage, currency: str) -> PriceResult:
     code = check_currency(currency)
     p = params_dict(params)
     q = usage_quantity(usage)
-    steps: list[BreakdownStep] = []
-    for tier, units in graduated(read_tiers(p.get("tiers"), FIELDS), q):
-        fee, rate = tier.values["flat_fee"], tier.values["unit_price"]
-        if fee > 0:
-            steps.append(BreakdownStep(flat_fee_text(fee, code), ONE, fee, tier=tier.number))
-        if units > 0:
-            steps.append(BreakdownStep(units_text(units, rate, code), units, mul(units, rate), tier=tier.number))
-    if not steps:  # q = 0 and a $0 first-tier fee: still say what was priced
-        rate = read_tiers(p.get("tiers"), FIELDS)[0].values["unit_price"]
-        steps.append(BreakdownStep(units_text(ZERO, rate, code), ZERO, ZERO, tier=1))
-    return PriceResult(add(*(s.amount for s in steps)), tuple(steps))
+    return prepare(p, code)(q)
+
+
+def prepare(params: dict, code: str) -> Callable[[Decimal], PriceResult]:
+    """The pricing of a plain quantity with these (valid) params in currency ``code`` (an ISO code), the tiers
+    read once: ``calculate`` is ``prepare(params, code)(quantity)``."""
+    tiers = read_tiers(params.get("tiers"), FIELDS)
+    fee_text = {t.number: flat_fee_text(t.values["flat_fee"], code) for t in tiers}
+    each = {t.number: f" × {price_text(t.values['unit_price'], code)}" for t in tiers}  # units_text's price part
+
+    def priced(q: Decimal) -> PriceResult:
+        steps: list[BreakdownStep] = []
+        for tier, units in graduated(tiers, q):
+            fee, rate = tier.values["flat_fee"], tier.values["unit_price"]
+            if fee > 0:
+                steps.append(BreakdownStep(fee_text[tier.number], ONE, fee, tier=tier.number))
+            if units > 0:
+                steps.append(BreakdownStep(qty(units) + each[tier.number], units, mul(units, rate), tier=tier.number))
+        if not steps:  # q = 0 and a $0 first-tier fee: still say what was priced
+            steps.append(BreakdownStep(qty(ZERO) + each[tiers[0].number], ZERO, ZERO, tier=1))
+        return PriceResult(add(*(s.amount for s in steps)), tuple(steps))
+    return priced

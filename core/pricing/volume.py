@@ -5,8 +5,11 @@ Params: same tiers as graduated, ``{"tiers": [{"up_to": "500", "unit_price": "2"
 """
 from __future__ import annotations
 
-from core.pricing.base import BreakdownStep, PriceResult, Usage
-from core.pricing.common import check_currency, mul, params_dict, units_text, usage_quantity
+from collections.abc import Callable
+from decimal import Decimal
+
+from core.pricing.base import PriceResult, Usage, make_breakdown_step, make_price_result
+from core.pricing.common import check_currency, mul, params_dict, price_text, qty, usage_quantity
 from core.pricing.tiers import containing_tier, read_tiers, tier_validator
 
 NAME = "volume"
@@ -29,7 +32,19 @@ def calculate(params: dict, usage: Usage, currency: str) -> PriceResult:
     code = check_currency(currency)
     p = params_dict(params)
     q = usage_quantity(usage)
-    tier = containing_tier(read_tiers(p.get("tiers"), FIELDS), q)
-    rate = tier.values["unit_price"]
-    amount = mul(q, rate)
-    return PriceResult(amount, (BreakdownStep(units_text(q, rate, code), q, amount, tier=tier.number),))
+    return prepare(p, code)(q)
+
+
+def prepare(params: dict, code: str) -> Callable[[Decimal], PriceResult]:
+    """The pricing of a plain quantity with these (valid) params in currency ``code`` (an ISO code), the tiers
+    read once: ``calculate`` is ``prepare(params, code)(quantity)``."""
+    tiers = read_tiers(params.get("tiers"), FIELDS)
+    each = {t.number: f" × {price_text(t.values['unit_price'], code)}" for t in tiers}  # units_text's price part
+
+    def priced(q: Decimal) -> PriceResult:
+        tier = containing_tier(tiers, q)
+        rate = tier.values["unit_price"]
+        amount = mul(q, rate)
+        return make_price_result(amount, (make_breakdown_step(qty(q) + each[tier.number], q, amount, tier.number,
+                                                                   None),))
+    return priced

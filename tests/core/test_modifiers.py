@@ -181,6 +181,22 @@ def test_lifetime_cap_across_periods_uses_history():
     assert shown(third) == [("charge", "3000.00")]
 
 
+def test_history_finer_than_the_currency_counts_as_shown_and_the_line_stays_whole():
+    """What earlier periods gave counts at the currency's minor unit, as their invoices showed it: a yen line keeps
+    whole yen (before, a cap left at ¥0.99 took ¥0.99 off the running amount while the step showed ¥1, and the
+    total carried the fraction)."""
+    d = {"type": "percent", "value": "2.084", "lifetime_cap": "0.50"}
+    result = price_document([LineInput("0", "x", D("23.5"), {"discounts": [d]},
+                                       {"line:0:discount:0": D("0.01")})], None, "JPY", None, D(24))
+    assert [(s.kind, s.amount) for s in result.steps] == [("charge", D(24)), ("discount", D(-1)), ("wallet", D(-23))]
+    assert result.total == D(23) and result.amount_due == 0
+    grant = {"amount": "5", "description": "Launch credit"}
+    result = price_document([LineInput("0", "x", D(3), {"credit_grants": [grant]},
+                                       {"line:0:credit_grant:0": D("2.6")})], None, "JPY")
+    assert [(s.kind, s.amount) for s in result.steps] == [("charge", D(3)), ("credit_grant", D(-2))]
+    assert result.total == D(1)
+
+
 def test_both_caps_together():
     d = {"type": "fixed", "value": "100", "per_period_cap": "80", "lifetime_cap": "200"}
     amounts, history = [], {}

@@ -145,3 +145,49 @@ def test_tax_is_one_rounding_of_rate_times_subtotal(values, pct, code):
     lines = [LineInput(str(i), "x", v) for i, v in enumerate(values)]
     result = price_document(lines, None, code, TaxRule.rate("Tax", pct))
     assert result.tax == round_money(result.subtotal * pct / 100, code)
+
+
+@FAST
+@given(st.decimals(min_value=-10**9, max_value=10**9, places=6, allow_nan=False, allow_infinity=False),
+       st.sampled_from(["USD", "JPY", "BHD", "EUR", "GBP", "INR", "CHF", "KRW"]), st.booleans())
+def test_the_pipelines_money_wording_is_format_money(amount, code, working_precision):
+    from decimal import localcontext
+
+    from core.billing.modifiers import _Pricer
+    from core.money import format_money
+
+    with localcontext() as ctx:
+        if working_precision:
+            ctx.prec = 38  # as inside price_document
+        assert _Pricer(code).money(amount) == format_money(amount, code)
+        assert _Pricer(code).round(amount) == round_money(amount, code)
+
+
+@FAST
+@given(documents(), money)
+def test_a_bill_run_checks_modifiers_once_and_prices_the_same(doc, wallet):
+    from core.billing.modifiers import checked_once
+
+    lines, contract, code, tax = doc
+    balance = _wallet(code, wallet)
+    alone = price_document(lines, contract, code, tax, balance)
+    with checked_once():
+        twice = [price_document(lines, contract, code, tax, balance) for _ in range(2)]
+    assert repr(twice[0]) == repr(twice[1]) == repr(alone)
+
+
+def test_modifiers_checked_once_per_run_still_refuse_invalid_ones():
+    import pytest
+
+    from core.billing.modifiers import ModifierError, checked_once
+
+    bad = [{"type": "percent", "value": "150"}]
+    good = [{"type": "percent", "value": "10"}]
+    with checked_once():
+        assert price_document([LineInput("1", "x", D(10), {"discounts": good})]).total == D("9.00")
+        for _ in range(2):  # the same list object, valid once: another one is checked on its own
+            with pytest.raises(ModifierError, match="percent must be between 0 and 100"):
+                price_document([LineInput("1", "x", D(10), {"discounts": bad})])
+            with pytest.raises(ModifierError, match="contract"):
+                price_document([LineInput("1", "x", D(10))], ContractInput({"discounts": bad}))
+        assert price_document([LineInput("1", "x", D(10), {"discounts": good})]).total == D("9.00")

@@ -176,3 +176,44 @@ def test_describe_in_other_currencies():
 def test_describe_raises_on_invalid_params():
     with pytest.raises(PricingError, match="the last tier must be open-ended"):
         describe("tiered", {"tiers": [{"up_to": "5", "unit_price": "1"}]}, Usage(D(1)), "USD")
+
+
+def test_maker_builds_the_very_object_the_dataclass_builds():
+    from dataclasses import FrozenInstanceError
+
+    from core.pricing.base import BreakdownStep, maker
+
+    make = maker(BreakdownStep)
+    a, b = make("x", D(1), D("2.50"), 1, None), BreakdownStep("x", D(1), D("2.50"), tier=1)
+    assert type(a) is BreakdownStep and a == b and hash(a) == hash(b) and repr(a) == repr(b)
+    with pytest.raises(FrozenInstanceError):
+        a.text = "y"
+    with pytest.raises(TypeError):
+        make("x", D(1))  # every field, in order
+
+
+def test_maker_refuses_a_dataclass_it_cannot_build_faithfully():
+    from dataclasses import InitVar, dataclass, field
+
+    from core.pricing.base import maker
+
+    @dataclass(frozen=True)
+    class Checked:
+        x: int
+
+        def __post_init__(self):
+            raise AssertionError
+
+    @dataclass(frozen=True)
+    class Derived:
+        x: int
+        y: int = field(init=False, default=0)
+
+    @dataclass(frozen=True, slots=True)
+    class Slotted:
+        x: int
+
+    for cls in (Checked, Derived, Slotted):
+        with pytest.raises(TypeError):
+            maker(cls)
+    assert InitVar  # (an InitVar is no field: a class with one has __post_init__ to use it)

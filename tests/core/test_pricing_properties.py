@@ -12,7 +12,7 @@ from decimal import localcontext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.pricing import Usage, apply_free_units, price, validate
+from core.pricing import PricingError, Usage, apply_free_units, price, validate
 
 FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -178,3 +178,60 @@ def test_validate_never_raises_and_accepted_params_price(name, params):
             if isinstance(params.get(key), (dict, list)):
                 groups = {k: D(7) for k in params[key]}
         assert price(name, params, Usage(D(7), groups=groups, transactions=(D(7),)), "USD").amount >= 0
+
+
+# A bill run (core.billing.calculate.run_memo) prices through a memo: each params object validated once, a plain
+# quantity priced by the model's prepared pricing, each result remembered by quantity. It must give exactly what
+# price() gives — amounts with their exponents and every breakdown text.
+@FAST
+@given(data=st.data(), case=all_cases)
+def test_a_bill_runs_memo_prices_exactly_as_price_does(data, case):
+    from core.billing.calculate import _price, run_memo
+
+    name, params = case
+    drawn = [data.draw(usages(params)) for _ in range(3)]
+    plain = [Usage(u.quantity) for u in drawn]
+    # the same quantities with other exponents (1 and 1.000 read differently), and zero
+    other = [Usage(u.quantity.quantize(D("0.001"))) for u in plain] + [Usage(D(0)), Usage(D("0.00"))]
+    asked = drawn + plain + other
+    asked += asked  # the second time from the memo
+
+    def outcome(f, usage):  # the result, or the error (a matrix line refuses usage that is not grouped)
+        try:
+            return repr(f(name, params, usage, "USD"))
+        except PricingError as exc:
+            return f"PricingError: {exc}"
+
+    with run_memo():
+        got = [outcome(_price, u) for u in asked]
+    assert got == [outcome(price, u) for u in asked]
+
+
+def test_a_bill_runs_memo_still_refuses_invalid_params_and_usage():
+    import pytest
+
+    from core.billing.calculate import _price, run_memo
+
+    bad = {"tiers": [{"up_to": "10", "unit_price": "1"}]}  # no open-ended last tier
+    good = {"unit_price": "2"}
+    with run_memo():
+        for _ in range(2):
+            with pytest.raises(PricingError, match="open-ended"):
+                _price("tiered", bad, Usage(D(5)), "USD")
+        assert _price("per_unit", good, Usage(D(5)), "USD").amount == 10
+        with pytest.raises(PricingError, match="cannot be negative"):
+            _price("per_unit", good, Usage(D(-1)), "USD")
+        with pytest.raises(PricingError, match="float"):
+            _price("per_unit", good, Usage(0.5), "USD")
+        with pytest.raises(PricingError, match="currency"):
+            _price("per_unit", good, Usage(D(5)), "XXX")
+
+
+@FAST
+@given(case=graduated_cases, q=quantities)
+def test_prepared_pricing_is_calculate(case, q):
+    from core.pricing import REGISTRY
+
+    name, params = case
+    model = REGISTRY[name]
+    assert repr(model.prepare(params, "USD")(q)) == repr(model.calculate(params, Usage(q), "USD"))

@@ -165,3 +165,22 @@ def test_text_written_in_bulk_comes_back_as_it_was(engine):
         s.commit()
     with Session(engine, expire_on_commit=False) as s:
         assert [ln.description for ln in invoice_lines(s, inv_id)] == [odd, "NULL"]
+
+
+def test_a_bill_run_reads_sqlite_through_mapped_io_once_and_sets_it_back(engine):
+    """On SQLite the aggregations read the events through memory-mapped I/O (core.metering.metrics.mapped_reads):
+    one PRAGMA to read the setting, one to set it, one to set it back — for the whole run, not per metric."""
+    _seller(engine)
+    ids = _customers(engine, 0, 3)
+    with Session(engine, expire_on_commit=False) as s:
+        sqlite = s.connection().dialect.name == "sqlite"
+        before = s.connection().exec_driver_sql("PRAGMA mmap_size").scalar() if sqlite else None
+        with counting(engine) as sql:
+            generate_drafts(s, SYSTEM, **JAN, contract_ids=ids)
+        pragmas = [q for q in sql if q.lstrip().upper().startswith("PRAGMA")]
+        if sqlite:
+            assert [q.split("=")[0] for q in pragmas] == ["PRAGMA mmap_size"] * 3
+            assert s.connection().exec_driver_sql("PRAGMA mmap_size").scalar() == before
+        else:
+            assert pragmas == []
+        s.rollback()
