@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.auth import ROLE_LABELS, authenticate, create_first_admin, has_users
 from core.errors import UserError
+from core.portal_links import PAGE_PATH as PAY_PATH
 from ui.state import session
 
 HERE = Path(__file__).parent
@@ -83,15 +84,23 @@ PAGES = [
 ]
 
 
-def navigation(actor) -> None:
-    def page(name: str, title: str, icon: str, **kw):
-        return st.Page(str(HERE / "pages" / f"{name}.py"), title=title, icon=f":material/{icon}:", **kw)
+def page(name: str, title: str, icon: str, **kw):  # noqa: ANN201 - st.Page
+    return st.Page(str(HERE / "pages" / f"{name}.py"), title=title, icon=f":material/{icon}:", **kw)
 
+
+def pay_page():  # noqa: ANN201 - st.Page
+    """The public page an invoice's payment link opens (/pay?token=…, core.portal_links): no sign-in needed, and
+    it shows nothing but that invoice — or, for a bad or expired token, a message."""
+    return page("pay", "Pay an invoice", "credit_card", url_path=PAY_PATH, visibility="hidden")
+
+
+def navigation(actor) -> None:
     sections: dict[str, list] = {"Pilot": [page("home", "Overview", "dashboard", default=True)], "Billing": [],
                                  "Setup": []}
     for section, name, title, icon, permission in PAGES:
         if actor.can(permission):  # a page the role may not use is not in the navigation at all
             sections[section].append(page(name, title, icon))
+    sections["Billing"].append(pay_page())  # an invoice's payment link works when signed in too (not listed)
     nav = st.navigation({k: v for k, v in sections.items() if v}, expanded=True)  # every page in view
     with st.sidebar:
         st.markdown(f"**{actor.username}**  \n{ROLE_LABELS.get(actor.role, actor.role)}")
@@ -114,6 +123,9 @@ actor = st.session_state.get("actor")
 if actor is None:
     # Always route through st.navigation: without it Streamlit would list every file in pages/ to a visitor
     # who has not signed in.
-    st.navigation([st.Page(signed_out_gate, title="Sign in", icon=":material/login:")], position="hidden").run()
+    # The pay page (an invoice's payment link, /pay?token=…) is the one page open without signing in.
+    st.navigation([st.Page(signed_out_gate, title="Sign in", icon=":material/login:", default=True),
+                   pay_page()],
+                  position="hidden").run()
 else:
     navigation(actor)

@@ -8,6 +8,9 @@ app at localstripe):
 ``STRIPE_WEBHOOK_SECRET``  the signing secret of the webhook endpoint (``whsec_…``), for POST /v1/stripe/webhook.
 ``STRIPE_API_BASE``        another address for the API (a local fake such as localstripe); default Stripe's own.
 
+Refunds are sent only after the credit note that made them committed (:func:`send_refunds`; retried with
+:func:`retry_refund`): see :mod:`core.payments_stripe` for the plan → call → record steps and the idempotency key.
+
 Every action checks the actor's permission first (``customers:write`` to sync a customer and save a card,
 ``invoices:write`` to charge and to refund), is audited, and turns every Stripe error into either a readable
 :class:`~core.errors.UserError` (nothing happened) or a recorded failure (a declined charge, a refused refund) —
@@ -23,7 +26,6 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,16 +35,19 @@ from sqlmodel import Session, select
 from core import audit
 from core.auth import Actor, require
 from core.errors import NotFound, UserError
-from core.models import AuditLog, Customer, Invoice, Payment, Refund, utcnow
+from core.models import Customer, Invoice, Payment, Refund, utcnow
 from core.money import format_money
 from core.payments_stripe import (
-    PROVIDER,
     ChargePlan,
+    RefundPlan,
     from_minor,
+    is_stripe_refund,
     plan_charge,
+    plan_refund,
     record_declined,
+    record_refund_answer,
+    record_refund_unanswered,
     record_succeeded,
-    settle_refund,
     to_minor,
 )
 
@@ -365,70 +370,153 @@ def charge_after_approval(session: Session, actor: Actor, invoice_ids: list[int]
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# paying from the invoice's link (the public page, pages/pay.py)
+
+#: who a payment made from an invoice's link acts as (the audit log shows "payment-link")
+PAY_LINK_ACTOR = Actor("payment-link", "finance")
+
+
+def link_card(session: Session, token: str) -> str | None:
+    """The saved card a link's visitor may pay the invoice with ("Visa ending 4242"), or None: Stripe not set up,
+    no saved card, nothing due. Checks the token first."""
+    from core import portal_links
+
+    inv = portal_links.verify(session, token)
+    if not settings().configured or inv.status not in ("approved", "partially_paid"):
+        return None
+    from core.invoicing import settlement
+
+    cust = session.get(Customer, inv.customer_id)
+    if settlement.due(inv) <= 0 or not (cust.stripe_customer_id and cust.stripe_payment_method):
+        return None
+    try:
+        card = _dict(client().v1.payment_methods.retrieve(cust.stripe_payment_method)).get("card") or {}
+    except stripe.StripeError as exc:
+        log.warning("could not look up %s: %s", cust.stripe_payment_method, exc)
+        card = {}
+    if card.get("last4"):
+        return f"{str(card.get('brand') or 'card').replace('_', ' ').title()} ending {card['last4']}"
+    return "the card you saved with us"
+
+
+def pay_by_link(session: Session, token: str) -> ChargeResult:
+    """The visitor of an invoice's link pays what is due with the customer's saved card: the same charge as
+    "Charge the saved card" (one idempotency key per attempt, recorded once), as :data:`PAY_LINK_ACTOR`. The token
+    is checked again here — nothing the page kept is trusted. Not payable (paid meanwhile, no card) → UserError;
+    Stripe not reachable → a failed result worded for the customer (the real reason is audited and logged)."""
+    from core import portal_links
+    from core.invoicing import settlement
+
+    inv = portal_links.verify(session, token)
+    name = settlement.label(inv)
+    if inv.status not in ("approved", "partially_paid") or settlement.due(inv) <= 0:
+        raise UserError(f"Nothing is due on invoice {name} any more" + (": it is paid." if inv.status == "paid"
+                                                                         else "."))
+    if link_card(session, token) is None:
+        raise UserError(f"Invoice {name} cannot be paid by card here: use the payment instructions on the invoice.")
+    try:
+        result = charge_invoice(session, PAY_LINK_ACTOR, inv.id)
+    except UserError as exc:
+        log.warning("paying invoice %s from its link: %s", name, exc)
+        audit.record(session, actor=PAY_LINK_ACTOR.username, action="invoice.link_payment", entity_type="invoice",
+                     entity_id=inv.id, details={"invoice": name, "status": "not sent", "problem": str(exc)})
+        return ChargeResult(inv.id, "failed", None, "Your card could not be charged just now: the payment service "
+                            "did not take the request, so nothing was charged. Try again in a few minutes, or pay "
+                            "with the instructions on the invoice.")
+    audit.record(session, actor=PAY_LINK_ACTOR.username, action="invoice.link_payment", entity_type="invoice",
+                 entity_id=inv.id, details={"invoice": name, "status": result.status,
+                                            "payment": result.payment.id if result.payment else None})
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # refunds
 
 
-def refund_payment(session: Session, actor: Actor, refund: Refund) -> Refund:
-    """Send a pending refund of a Stripe payment back to the card (a Stripe refund on the payment's
-    PaymentIntent) and mark it succeeded (or pending, when Stripe says so) with the refund's id — or failed, with
-    Stripe's reason (then pay it back by hand, or retry with :func:`retry_refund`). Never raises for Stripe's
-    errors: the credit note that asked for the refund stands either way."""
-    require(actor, "invoices:write")
-    payment = session.get(Payment, refund.payment_id) if refund.payment_id else None
-    if payment is None or payment.provider != PROVIDER or not payment.provider_id:
-        return refund  # not a Stripe payment: paid back by hand
-    if refund.status == "succeeded":
-        return refund
-    session.flush()  # the refund needs its id for the idempotency key
-    # a refusal is final for its key at Stripe: a retry after one goes with a new key; a retry after a time-out
-    # (status still pending, no Stripe id) with the same key, so it can never refund twice
-    refusals = len(session.exec(select(AuditLog.id).where(AuditLog.action == "refund.failed",
-                                                          AuditLog.entity_type == "refund",
-                                                          AuditLog.entity_id == str(refund.id))).all())
+@dataclass(frozen=True)
+class _RefundAnswer:
+    status: str  # Stripe's refund status, or "failed" (refused), or "" (no answer: it may or may not be made)
+    provider_id: str = ""
+    failure: str = ""
+
+
+def _ask_for_refund(plan: RefundPlan) -> _RefundAnswer:
+    """The one network call of a refund (no database here)."""
+    doing = f"refunding {format_money(plan.amount, plan.currency)} to the card"
     try:
+        amount_minor = to_minor(plan.amount, plan.currency)
         sc = client()
-        params = {"payment_intent": payment.provider_id, "amount": to_minor(refund.amount, refund.currency),
-                  "metadata": {"refund_id": str(refund.id), "credit_note_id": str(refund.credit_note_id or "")}}
-        if payment.provider_id.startswith("ch_"):
-            params["charge"] = params.pop("payment_intent")
-        found = _dict(sc.v1.refunds.create(params=params, options={"idempotency_key": _key("refund", refund.id, refusals)}))
-    except stripe.APIConnectionError as exc:  # it may or may not have reached Stripe: leave it pending
-        refund.failure = readable(exc, "refunding the card")[:500]
-        session.add(refund)
-        session.flush()
-        return refund
+    except UserError as exc:  # Stripe not set up, an amount Stripe cannot refund: nothing was sent
+        return _RefundAnswer("failed", failure=str(exc))
+    ref_key = "charge" if plan.provider_payment.startswith("ch_") else "payment_intent"
+    params = {ref_key: plan.provider_payment, "amount": amount_minor, "metadata": plan.metadata}
+    try:
+        found = _dict(sc.v1.refunds.create(params=params, options={"idempotency_key": plan.idempotency_key}))
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+        # no answer, or Stripe's own trouble: it may or may not have been made — same key next time
+        why = (getattr(exc, "user_message", None) or str(exc) or type(exc).__name__).strip()
+        said = "could not be reached" if isinstance(exc, stripe.APIConnectionError) else \
+            f"did not answer properly ({why})"
+        return _RefundAnswer("", failure=f"Stripe {said} while {doing}: the refund is still to be sent — send it "
+                                         "again (a retry never refunds twice)")
     except stripe.StripeError as exc:
-        return settle_refund(session, refund, status="failed", failure=readable(exc, "refunding the card"),
-                             actor=actor.username)
-    except UserError as exc:  # not set up, an amount Stripe cannot take
-        return settle_refund(session, refund, status="failed", failure=str(exc), actor=actor.username)
-    return settle_refund(session, refund, status=found.get("status") or "succeeded", provider_id=found["id"],
-                         failure=found.get("failure_reason") or "", actor=actor.username)
+        return _RefundAnswer("failed", failure=readable(exc, doing))
+    return _RefundAnswer(found.get("status") or "succeeded", provider_id=found.get("id") or "",
+                         failure=found.get("failure_reason") or "")
 
 
-def stripe_refunder(actor: Actor) -> Callable[[Session, Refund], None]:
-    """The ``refund_through`` callback for :func:`core.invoicing.credit_notes.issue_credit_note`:
-    ``issue_credit_note(s, me, inv_id, ..., excess="refund", refund_through=stripe_refunder(me))``."""
+def _record_refund(session: Session, actor: Actor, plan: RefundPlan, answer: _RefundAnswer) -> Refund:
+    if not answer.status:
+        return record_refund_unanswered(session, actor, plan, answer.failure)
+    return record_refund_answer(session, actor, plan, status=answer.status, provider_id=answer.provider_id,
+                                failure=answer.failure)
 
-    def refund_through(session: Session, refund: Refund) -> None:
-        refund_payment(session, actor, refund)
 
-    return refund_through
+def send_refund(session: Session, actor: Actor, refund_id: int) -> Refund:
+    """Send a committed refund of a Stripe payment back to the card: plan (refused with a readable UserError when
+    there is nothing to send: already succeeded, at Stripe already, not a card payment), the call with an
+    idempotency key derived from the refund's id, then the answer recorded in the session — succeeded (or pending
+    when Stripe says so) with Stripe's refund id, failed with Stripe's message, or still pending when Stripe did
+    not answer. The caller commits. Stripe's refusals are recorded, never raised."""
+    plan = plan_refund(session, actor, refund_id)
+    return _record_refund(session, actor, plan, _ask_for_refund(plan))
 
 
 def retry_refund(session: Session, actor: Actor, refund_id: int) -> Refund:
-    """Send a failed (or still pending) Stripe refund again."""
+    """Send a failed (or never sent) Stripe refund again — the Refunds list's "Retry". The caller commits."""
+    return send_refund(session, actor, refund_id)
+
+
+def send_refunds(session: Session, actor: Actor, credit_note_id: int) -> list[Refund]:
+    """After a credit note was issued: send its pending Stripe refunds. Commits first — the credit note and its
+    refunds are recorded before anything goes to Stripe — then, per refund, the call and the answer in a short
+    transaction of its own (committed), so a refund made at Stripe is never lost with a rollback. Returns the
+    refunds as they are now; Stripe's refusals are on them (status failed, failure), not raised."""
     require(actor, "invoices:write")
-    refund = session.get(Refund, refund_id)
-    if refund is None:
-        raise NotFound(f"there is no refund #{refund_id}")
-    if refund.status == "succeeded":
-        raise UserError(f"refund #{refund.id} already succeeded")
-    if refund.provider_id and refund.status == "pending":
-        raise UserError(f"refund #{refund.id} is at Stripe already ({refund.provider_id}); wait for Stripe to settle it")
-    return refund_payment(session, actor, refund)
+    session.commit()
+    ids = [r.id for r in session.exec(select(Refund).where(Refund.credit_note_id == credit_note_id,
+                                                           Refund.status == "pending", Refund.provider_id == "")
+                                      .order_by(Refund.id)) if is_stripe_refund(session, r)]
+    done = []
+    for refund_id in ids:
+        try:
+            plan = plan_refund(session, actor, refund_id)
+        except UserError:
+            session.rollback()
+            continue  # settled meanwhile (by a retry or the webhook)
+        session.commit()  # no read transaction held open during the call
+        answer = _ask_for_refund(plan)
+        try:
+            _record_refund(session, actor, plan, answer)
+            session.commit()
+        except Exception:
+            session.rollback()
+            log.exception("refund #%s: Stripe answered %s but it could not be recorded", refund_id, answer)
+            raise
+        done.append(refund_id)
+    return [session.get(Refund, i) for i in done]
 
 
-__all__ = ["TEST_CARDS", "ChargeResult", "StripeSettings", "charge_after_approval", "charge_invoice", "client",
-           "readable", "refund_payment", "retry_refund", "save_payment_method", "save_test_card", "settings",
-           "stripe_refunder", "sync_customer"]
+__all__ = ["PAY_LINK_ACTOR", "TEST_CARDS", "ChargeResult", "StripeSettings", "charge_after_approval", "charge_invoice",
+           "client", "link_card", "pay_by_link", "readable", "retry_refund", "save_payment_method", "save_test_card",
+           "send_refund", "send_refunds", "settings", "sync_customer"]

@@ -9,6 +9,12 @@
   whichever comes first, the synchronous answer or the ``payment_intent.succeeded`` webhook. Both lock the
   invoice (or the customer) and then look for that provider id, so the second finds the first's payment.
 - A decline is recorded as a failed payment (for dunning and the customer's history); the invoice stays open.
+- A refund of a card payment (the excess of a credit note on a paid invoice) is never sent inside the credit
+  note's transaction: the credit note commits it as a ``Refund`` "pending"; then :func:`plan_refund` (may it be
+  sent, with which idempotency key), the call (:func:`connectors.stripe_gateway.send_refund`), and
+  :func:`record_refund_answer` (succeeded, or failed with Stripe's message) in a short transaction of its own. The key is the refund's id and
+  its attempt — the attempt moves on only after a refusal Stripe answered, so a retry after a time-out or a crash
+  can never refund twice. No answer at all leaves it pending (:func:`record_refund_unanswered`).
 - A webhook event is processed once: its id is stored as a ``ProviderEvent`` in the same transaction as what it
   did, and the same id again is answered as a duplicate.
 """
@@ -24,7 +30,7 @@ from core.auth import Actor, require
 from core.errors import NotFound, UserError
 from core.invoicing import settlement
 from core.invoicing.payments import record_failed_payment, record_payment
-from core.models import Customer, Invoice, Payment, ProviderEvent, Refund, utcnow
+from core.models import AuditLog, Customer, Invoice, Payment, ProviderEvent, Refund, utcnow
 from core.money import ZERO, MoneyError, currency, format_money, round_money
 
 PROVIDER = "stripe"
@@ -208,8 +214,9 @@ def record_declined(session: Session, actor: Actor, *, customer_id: int, invoice
 
 
 def settle_refund(session: Session, refund: Refund, *, status: str, provider_id: str = "", failure: str = "",
-                  actor: str = "stripe") -> Refund:
-    """Set a Refund's outcome from Stripe's refund status (succeeded | pending | failed | canceled …)."""
+                  actor: str = "stripe", details: dict | None = None) -> Refund:
+    """Set a Refund's outcome from Stripe's refund status (succeeded | pending | failed | canceled …); audited
+    when something changed — and every failure, so each refusal counts as an attempt (:func:`refund_attempt`)."""
     mapped = {"succeeded": "succeeded", "pending": "pending", "requires_action": "pending",
               "failed": "failed", "canceled": "failed"}.get(status, "pending")
     before = refund.status
@@ -219,11 +226,114 @@ def settle_refund(session: Session, refund: Refund, *, status: str, provider_id:
     refund.failure = (failure or ("" if mapped != "failed" else f"Stripe: refund {status}"))[:500]
     session.add(refund)
     session.flush()
-    if before != refund.status or provider_id:
+    if before != refund.status or provider_id or refund.status == "failed":
         audit.record(session, actor=actor, action=f"refund.{refund.status}", entity_type="refund",
                      entity_id=refund.id, details={"before": before, "after": refund.status, "amount": refund.amount,
                                                    "currency": refund.currency, "provider_id": refund.provider_id,
-                                                   "failure": refund.failure})
+                                                   "failure": refund.failure, **(details or {})})
+    return refund
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# refunds: plan → call (connectors.stripe_gateway, after the credit note committed) → record
+
+
+@dataclass(frozen=True)
+class RefundPlan:
+    refund_id: int
+    credit_note_id: int | None
+    payment_id: int
+    provider_payment: str  # the PaymentIntent (pi_…) or, for older payments, the charge (ch_…) refunded
+    currency: str
+    amount: Decimal
+    attempt: int
+
+    @property
+    def idempotency_key(self) -> str:
+        """Same refund, same attempt → the same key: sending it again after a time-out (or a crash before its
+        answer was recorded) gets Stripe's first refund back instead of a second one. Only a refusal Stripe
+        answered moves on to the next attempt (a refused key would answer the same refusal for ever)."""
+        return f"countinghouse-refund-{self.refund_id}-attempt-{self.attempt}"
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {"refund_id": str(self.refund_id), "credit_note_id": str(self.credit_note_id or "")}
+
+
+def is_stripe_refund(session: Session, refund: Refund) -> bool:
+    """A refund that goes back to the card through Stripe (the payment it returns was taken by Stripe)."""
+    payment = session.get(Payment, refund.payment_id) if refund.payment_id else None
+    return payment is not None and payment.provider == PROVIDER and bool(payment.provider_id)
+
+
+def refund_attempt(session: Session, refund_id: int) -> int:
+    """The attempt a refund is at: 1 + the refusals recorded for it (each is audited as ``refund.failed``)."""
+    refusals = session.exec(select(AuditLog.id).where(AuditLog.action == "refund.failed",
+                                                      AuditLog.entity_type == "refund",
+                                                      AuditLog.entity_id == str(refund_id))).all()
+    return len(refusals) + 1
+
+
+def plan_refund(session: Session, actor: Actor, refund_id: int) -> RefundPlan:
+    """Check that a refund can be sent to Stripe (again), and with which idempotency key."""
+    require(actor, "invoices:write")
+    refund = session.get(Refund, refund_id)
+    if refund is None:
+        raise NotFound(f"there is no refund #{refund_id}")
+    if refund.status == "succeeded":
+        raise UserError(f"refund #{refund.id} already succeeded" + (f" ({refund.provider_id})" if refund.provider_id
+                                                                    else "") + ": there is nothing to send")
+    if not is_stripe_refund(session, refund):
+        raise UserError(f"refund #{refund.id} returns a {refund.method.replace('_', ' ')} payment, not a card payment "
+                        "taken through Stripe: pay it back by hand, then mark it as paid out")
+    if refund.status == "pending" and refund.provider_id:
+        raise UserError(f"refund #{refund.id} is at Stripe already ({refund.provider_id}); Stripe settles it and "
+                        "tells us by webhook — there is nothing to send again")
+    payment = session.get(Payment, refund.payment_id)
+    return RefundPlan(refund_id=refund.id, credit_note_id=refund.credit_note_id, payment_id=payment.id,
+                      provider_payment=payment.provider_id, currency=refund.currency, amount=refund.amount,
+                      attempt=refund_attempt(session, refund.id))
+
+
+def _lock_refund(session: Session, refund_id: int) -> Refund:
+    refund = session.exec(select(Refund).where(Refund.id == refund_id).with_for_update()
+                          .execution_options(populate_existing=True)).first()
+    if refund is None:
+        raise NotFound(f"there is no refund #{refund_id}")
+    return refund
+
+
+def record_refund_answer(session: Session, actor: Actor, plan: RefundPlan, *, status: str, provider_id: str = "",
+                         failure: str = "") -> Refund:
+    """Record what Stripe answered to a refund (its status and id, or its refusal), audited. A refund the webhook
+    settled meanwhile is left as the webhook left it."""
+    require(actor, "invoices:write")
+    refund = _lock_refund(session, plan.refund_id)
+    if refund.status == "succeeded":
+        return refund  # the webhook settled it first
+    if refund.status == "pending" and refund.provider_id and refund.provider_id != provider_id:
+        return refund  # another attempt's refund is at Stripe already: do not lose track of it
+    return settle_refund(session, refund, status=status, provider_id=provider_id, failure=failure,
+                         actor=actor.username, details={"attempt": plan.attempt, "key": plan.idempotency_key})
+
+
+def record_refund_unanswered(session: Session, actor: Actor, plan: RefundPlan, problem: str) -> Refund:
+    """Stripe did not answer (unreachable, a time-out, a server error): the refund may or may not have been made
+    there, so it is pending (again, when it had failed before: it must not be paid back by hand now) with the
+    problem shown, and the next try uses the same idempotency key."""
+    require(actor, "invoices:write")
+    refund = _lock_refund(session, plan.refund_id)
+    if refund.status == "succeeded" or (refund.status == "pending" and refund.provider_id):
+        return refund  # settled (or at Stripe) meanwhile, by the webhook
+    before = refund.status
+    refund.status = "pending"
+    refund.failure = problem[:500]
+    session.add(refund)
+    session.flush()
+    audit.record(session, actor=actor.username, action="refund.unanswered", entity_type="refund",
+                 entity_id=refund.id, details={"before": before, "amount": refund.amount,
+                                               "currency": refund.currency, "attempt": plan.attempt,
+                                               "key": plan.idempotency_key, "problem": refund.failure})
     return refund
 
 
@@ -323,7 +433,17 @@ def _on_charge_refunded(session: Session, obj: dict) -> str:
 
 
 def _on_refund_updated(session: Session, obj: dict) -> str:
-    refund = session.exec(select(Refund).where(Refund.provider_id == obj.get("id"))).first()
+    refund = session.exec(select(Refund).where(Refund.provider_id == obj.get("id"))).first() if obj.get("id") \
+        else None
+    if refund is None:  # a refund whose answer never reached us (a time-out): known by the id in its metadata
+        ours = str((obj.get("metadata") or {}).get("refund_id", ""))
+        candidate = session.get(Refund, int(ours)) if ours.isdigit() else None
+        if candidate is not None and not candidate.provider_id and candidate.status == "pending" \
+                and is_stripe_refund(session, candidate):
+            refund = candidate
+            settle_refund(session, refund, status=obj.get("status", "pending"), provider_id=str(obj.get("id") or ""),
+                          failure=obj.get("failure_reason") or "", actor=WEBHOOK_ACTOR.username)
+            return f"refund #{refund.id} is {refund.status}"
     if refund is None:
         return f"ignored: refund {obj.get('id')} was not made here"
     settle_refund(session, refund, status=obj.get("status", "pending"), failure=obj.get("failure_reason") or "",
@@ -335,6 +455,7 @@ HANDLERS = {
     "payment_intent.succeeded": _on_pi_succeeded,
     "payment_intent.payment_failed": _on_pi_failed,
     "charge.refunded": _on_charge_refunded,
+    "refund.created": _on_refund_updated,
     "refund.updated": _on_refund_updated,
     "refund.failed": _on_refund_updated,
     "charge.refund.updated": _on_refund_updated,
@@ -378,6 +499,12 @@ def events(session: Session, limit: int = 200) -> list[ProviderEvent]:
     return list(session.exec(select(ProviderEvent).order_by(ProviderEvent.received_at.desc()).limit(limit)))
 
 
+def received_events(session: Session, actor: Actor, limit: int = 200) -> list[ProviderEvent]:
+    """The webhook events received, newest first, for people who may read invoices (the Payments page)."""
+    require(actor, "invoices:read")
+    return events(session, limit)
+
+
 __all__ = [
     "PROVIDER",
     "WEBHOOK_ACTOR",
@@ -388,8 +515,15 @@ __all__ = [
     "from_minor",
     "handle_event",
     "plan_charge",
+    "RefundPlan",
+    "is_stripe_refund",
+    "plan_refund",
+    "received_events",
     "record_declined",
+    "record_refund_answer",
+    "record_refund_unanswered",
     "record_succeeded",
+    "refund_attempt",
     "set_auto_charge",
     "settle_refund",
     "to_minor",

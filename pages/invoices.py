@@ -10,7 +10,7 @@ from core.analytics.overview import billing_month, invoice_months
 from core.billing.periods import add_months, format_period, month_period
 from core.customers import get_customer
 from core.db import session_scope
-from core.errors import NotFound
+from core.errors import NotFound, UserError
 from core.invoicing.service import (
     amount_due,
     approve_invoice,
@@ -23,6 +23,7 @@ from core.invoicing.service import (
     regenerate_draft,
 )
 from core.money import ZERO
+from core.portal_links import payment_link
 from ui import stripe_ui
 from ui.draft_edit import edit_lines, one_off_form
 from ui.format import STATUS_LABELS, last_day, money, qty
@@ -231,6 +232,7 @@ def invoice_detail(inv_id: int) -> None:
     with t1:
         document_actions(inv, cust, me)
         if inv.status != "draft":
+            show_payment_link(inv.id)
             history(inv)
             if charged := stripe_ui.charge_action(inv, cust, me):
                 flash(charged)
@@ -264,6 +266,22 @@ def invoice_detail(inv_id: int) -> None:
                 ask("delete", inv_id, f"The draft for **{cust.name}, {period} ({money(inv.total, code)})** will "
                     "be deleted.", "Generating that month again creates it afresh from the contract and the usage.",
                     "Delete the draft", "Keep it", f"The draft for {cust.name}, {period} was deleted.")
+
+
+def show_payment_link(inv_id: int) -> None:
+    """The invoice's signed link to its public pay page (as on its PDF and in its email), to copy."""
+    try:
+        with session() as s:
+            link, last_day = payment_link(s, inv_id)
+    except UserError as exc:
+        st.caption(f"No payment link: {exc}")
+        return
+    if link:
+        with st.expander("Payment link", icon=":material/link:"):
+            st.caption("The customer's own page for this invoice, with its PDF and a way to pay it; no sign-in. It is "
+                       f"printed on the PDF and in the email, and works until {last_day:%-d %b %Y}. Anyone who has "
+                       "the link can see the invoice.")
+            st.code(link, language=None, wrap_lines=True)
 
 
 def pick_label(number, customer: str, start: date, end: date, total, code: str) -> str:

@@ -1,5 +1,7 @@
 """Payments: record money received (bank transfer, cheque, cash), split it across the customer's open invoices,
-and see what came in. Whatever is not allocated goes to the customer's wallet and pays its next invoices."""
+and see what came in. Whatever is not allocated goes to the customer's wallet and pays its next invoices.
+Below: the refunds credit notes made (retry a card refund Stripe refused, mark one paid back by hand as paid out)
+and the Stripe events the webhook received."""
 from __future__ import annotations
 
 from datetime import date
@@ -9,6 +11,8 @@ import streamlit as st
 
 from core import wallet
 from core.customers import find_customers
+from connectors import stripe_gateway as gw
+from core.invoicing.credit_notes import mark_refund_paid_out, refunds
 from core.invoicing.payments import (
     MANUAL_METHODS,
     METHODS,
@@ -17,6 +21,7 @@ from core.invoicing.payments import (
     record_payment,
 )
 from core.money import CURRENCIES, ZERO, MoneyError, to_decimal
+from core.payments_stripe import received_events
 from ui.bank_import import bank_import_panel
 from ui.format import money
 from ui.state import actor, page_header, run_action, session
@@ -130,3 +135,72 @@ else:
     st.caption("Wallet balances now: " + "; ".join(
         f"{customers[c].name}: {money(v, k)}" for (c, k), v in sorted(balances.items()) if v and c in customers)
         if any(balances.values()) else "No customer has wallet credit.")
+
+st.subheader("Refunds")
+st.caption("Money a credit note gives back on a paid invoice. A card payment's refund goes back to the card "
+           "through Stripe; a bank transfer, cheque or cash payment's refund is paid out by you — mark it paid out "
+           "once the money has left.")
+with session() as s:
+    refund_rows = refunds(s, me)
+if flash := ss.pop("refunds_flash", None):
+    st.success(flash, icon=":material/undo:")
+if not refund_rows:
+    st.info("No refund yet. When a credit note on a paid invoice refunds the excess, the refund is listed here.")
+else:
+    st.dataframe(pd.DataFrame(
+        [(r.created_at, r.customer, r.credit_note, r.invoice, money(r.amount, r.currency),
+          METHODS.get(r.method, r.method), r.state, r.failure, r.provider_id, r.created_by) for r in refund_rows],
+        columns=["When (UTC)", "Customer", "Credit note", "Invoice", "Amount", "Method", "Status", "Failure",
+                 "Stripe refund", "By"]),
+        hide_index=True, width="stretch",
+        column_config={"When (UTC)": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm"),
+                       "Amount": st.column_config.TextColumn(alignment="right")})
+    todo = [r for r in refund_rows if r.can_retry or r.can_mark_paid_out]
+    if todo and me.can("invoices:write"):
+        st.markdown(f"**{len(todo)} refund{'s' if len(todo) > 1 else ''} to act on**")
+        for r in todo:
+            with st.container(border=True, horizontal=True, vertical_alignment="center"):
+                st.markdown(f"**{money(r.amount, r.currency)}** to {r.customer} · credit note {r.credit_note or '—'} "
+                            f"· {METHODS.get(r.method, r.method)}  \n{r.state}"
+                            + (f": {r.failure}" if r.failure else ""), width="stretch")
+                if r.can_retry and st.button("Retry", key=f"refund_retry_{r.id}", icon=":material/replay:",
+                                             help="Sends the refund to Stripe again. A refund Stripe made but "
+                                                  "whose answer was lost is not made twice."):
+                    done = run_action(gw.retry_refund, me, r.id)
+                    if done is not None:
+                        ss["refunds_flash"] = (
+                            f"{money(done.amount, done.currency)} refunded to the card of {r.customer}." if
+                            done.status == "succeeded" else
+                            f"The refund to {r.customer} failed again: {done.failure}" if done.status == "failed" else
+                            f"The refund to {r.customer} is pending" + (f": {done.failure}" if done.failure else
+                                                                          " at Stripe") + ".")
+                        st.rerun()
+                if r.can_mark_paid_out:
+                    with st.popover("Mark as paid out", icon=":material/done_all:", key=f"refund_paidout_{r.id}"):
+                        st.caption("You paid this refund back yourself (a bank transfer, a cheque, cash"
+                                   + (" — Stripe could not refund the card" if r.through_stripe else "") + ").")
+                        ref = st.text_input("Reference of your payment", key=f"refund_ref_{r.id}",
+                                            placeholder="bank reference, cheque no.")
+                        day = st.date_input("Paid on", value=date.today(), max_value=date.today(),
+                                            format="YYYY-MM-DD", key=f"refund_day_{r.id}")
+                        if st.button("Mark as paid out", type="primary", key=f"refund_paid_{r.id}"):
+                            if run_action(mark_refund_paid_out, me, r.id, reference=ref, paid_on=day) is not None:
+                                ss["refunds_flash"] = (f"Refund of {money(r.amount, r.currency)} to {r.customer} "
+                                                       "marked as paid out.")
+                                st.rerun()
+    elif todo:
+        st.caption(f"{len(todo)} refund{'s' if len(todo) > 1 else ''} need{'' if len(todo) > 1 else 's'} someone "
+                   "in Finance: retry a failed card refund, or mark one paid back by hand as paid out.")
+
+st.subheader("Stripe events received")
+st.caption("What Stripe told Counting House through its webhook (POST /v1/stripe/webhook of the API): payments taken "
+           "or declined, refunds settled. Each event is processed once, however often Stripe sends it.")
+with session() as s:
+    received = [(e.received_at, e.id, e.type, e.outcome) for e in received_events(s, me)]
+if not received:
+    st.info("No Stripe event received yet." + ("" if gw.settings().webhook_secret else
+            " Set STRIPE_WEBHOOK_SECRET and add the webhook endpoint in the Stripe dashboard to receive them."))
+else:
+    st.dataframe(pd.DataFrame(received, columns=["When (UTC)", "Event", "Type", "What it did"]), hide_index=True,
+                 width="stretch",
+                 column_config={"When (UTC)": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm:ss")})

@@ -71,10 +71,12 @@ def credit_note_action(inv: Invoice, me) -> str | None:  # noqa: ANN001 - Actor
                           key=f"cn_excess_{inv.id}")
         if st.button("Issue the credit note", type="primary", key=f"cn_issue_{inv.id}"):
             note = run_action(issue_credit_note, me, inv.id, reason=reason, lines=lines,
-                              amount=amount if how == "An amount" else None, excess=excess,
-                              refund_through=stripe_ui.refunder(me))
+                              amount=amount if how == "An amount" else None, excess=excess)  # committed
             if note is not None:
+                sent = stripe_ui.send_refunds(me, note.id) if note.refunded else None  # card refunds, after it
                 return (f"Credit note {note.number} issued for {money(note.total, code)}"
                         + (f"; {money(note.to_wallet, code)} to the customer's wallet" if note.to_wallet else "")
-                        + (f"; {money(note.refunded, code)} refunded" if note.refunded else "") + ".")
+                        + (f"; {money(note.refunded, code)} to refund" if note.refunded else "") + "."
+                        + (f" {sent}" if sent else " Pay it back, then mark it paid out under Refunds on the "
+                                                   "Payments page." if note.refunded else ""))
     return None

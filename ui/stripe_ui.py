@@ -1,6 +1,6 @@
 """Card payments through Stripe, for the pages: the customer's Stripe panel (sync, save a card, automatic
-charging), "Charge the saved card" on an approved invoice, auto-charge after approval, and the refund callback for
-credit notes. Every action goes through :mod:`connectors.stripe_gateway`, which checks the permission
+charging), "Charge the saved card" on an approved invoice, auto-charge after approval, and sending a credit note's
+card refunds once it committed. Every action goes through :mod:`connectors.stripe_gateway`, which checks the permission
 (customers:write / invoices:write) and turns Stripe's errors into readable messages.
 
 Where the pages call these (one line each):
@@ -11,7 +11,7 @@ Where the pages call these (one line each):
   ``if done := stripe_ui.charge_action(inv, cust, me): flash(done)``
 - pages/invoices.py, after a successful approval (``approve_invoice`` / ``approve_invoices``):
   ``note = stripe_ui.after_approval(me, [i.id for i in done])`` and add ``note`` (when not None) to the flash.
-- ui/invoice_money.py, ``issue_credit_note(..., refund_through=stripe_ui.refunder(me))``.
+- ui/invoice_money.py, after ``issue_credit_note(...)`` committed: ``stripe_ui.send_refunds(me, note.id)``.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import streamlit as st
 
 from connectors import stripe_gateway as gw
 from core.auth import Actor
+from core.errors import UserError
 from core.invoicing import settlement
 from core.models import Customer, Invoice
 from core.payments_stripe import set_auto_charge
@@ -117,7 +118,23 @@ def after_approval(me: Actor, invoice_ids: list[int]) -> str | None:
     return " ".join(p if p.endswith(".") else p + "." for p in parts)
 
 
-def refunder(me: Actor):  # the refund_through callback
-    """For ``issue_credit_note(..., excess="refund", refund_through=refunder(me))``: refunds of card payments go
-    back to the card through Stripe; a refused one is marked failed with Stripe's reason."""
-    return gw.stripe_refunder(me)
+def send_refunds(me: Actor, credit_note_id: int) -> str | None:
+    """After a credit note committed: send its card refunds to Stripe (each answer recorded in a transaction of
+    its own). A sentence for the flash, or None when the credit note refunded no card payment."""
+    with session() as s:
+        try:
+            sent = gw.send_refunds(s, me, credit_note_id)
+        except UserError as exc:  # e.g. the role may not refund; the credit note stands, its refund stays pending
+            return f"The card refund was not sent: {exc}. It is listed under Refunds on the Payments page."
+        rows = [(r.status, r.failure, r.amount, r.currency) for r in sent]
+    parts = []
+    for status, failure, amount, code in rows:
+        if status == "succeeded":
+            parts.append(f"{money(amount, code)} refunded to the card.")
+        elif status == "failed":
+            parts.append(f"The card refund of {money(amount, code)} failed: {failure}. Retry it or pay it back by "
+                         "hand from Refunds on the Payments page.")
+        else:
+            parts.append(f"The card refund of {money(amount, code)} is pending"
+                         + (f": {failure}" if failure else " at Stripe") + ".")
+    return " ".join(parts) or None

@@ -14,7 +14,9 @@ The context of an invoice (:func:`invoice_context`):
 - ``lines``: description, breakdown (how it was calculated), period, quantity, amount, indent (1 = under the
   line above: add-ons and modifier steps), kind
 - ``totals``: subtotal, taxes (label, amount), total, credits_applied, paid, credited, amount_due
-- ``payment``: link (online payment page, when there is one), instructions
+- ``payment``: link (the invoice's signed page where it can be paid — :mod:`core.portal_links` — on an issued
+  invoice with something due, when ``APP_BASE_URL`` is set; "" otherwise), link_expires (the last day the link
+  works, or ""), instructions (the seller's payment instructions)
 """
 from __future__ import annotations
 
@@ -147,8 +149,16 @@ def invoice_context(session: Session, invoice_id: int) -> dict:
                    "credits_applied": money(inv.credits_applied) if inv.credits_applied else "",
                    "paid": money(inv.amount_paid) if inv.amount_paid else "", "credited": "",
                    "amount_due": money(amount_due(inv) if inv.status != "void" else ZERO)},
-        "payment": {"link": "", "instructions": seller.payment_instructions or ""},
+        "payment": {**_payment_link(session, inv), "instructions": seller.payment_instructions or ""},
     }
+
+
+def _payment_link(session: Session, inv) -> dict:  # noqa: ANN001 - Invoice
+    """The signed link to the invoice's public page, on an issued invoice that still has something due."""
+    from core.portal_links import payment_link
+
+    link, last_day = payment_link(session, inv.id)
+    return {"link": link, "link_expires": _when(last_day)}
 
 
 def _seller(seller: BusinessEntity) -> dict:

@@ -6,6 +6,12 @@ note names its invoice. Where the money goes is :mod:`core.invoicing.settlement`
 the excess (the invoice was already paid) to the customer's wallet or refunded; credit notes covering the whole
 invoice make it void.
 
+A refund is a :class:`~core.models.Refund` that starts "pending" in the credit note's transaction and never
+leaves it from there: a card payment's refund goes to Stripe after that transaction committed
+(:mod:`connectors.stripe_gateway`: ``send_refunds``, ``retry_refund``); a bank transfer, cheque or cash payment's
+refund is paid out by a person, who marks it paid out here (:func:`mark_refund_paid_out`) — as they do for a card
+refund Stripe refused and they paid back by other means. :func:`refunds` lists them with what can be done next.
+
 Per line, the line's share of the invoice's tax is credited with it (a separate tax line on the credit note), so
 crediting a $100 line on an invoice taxed at 18 % credits $118. An amount is taken as tax-inclusive and split the
 same way. A line can be credited up to what it really billed (its amount less the discounts and credits shown under
@@ -13,8 +19,8 @@ it) minus what was credited on it before; the invoice up to what is left of its 
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import func, update
 from sqlmodel import Session, select
@@ -81,13 +87,15 @@ def _tax_share(inv: Invoice, net, code: str):  # noqa: ANN001, ANN202
 
 def issue_credit_note(session: Session, actor: Actor, invoice_id: int, *, reason: str,
                       lines: dict[int, object] | None = None, amount=None, excess: str = "wallet",
-                      issue_date: date | None = None,
-                      refund_through: Callable[[Session, Refund], None] | None = None) -> CreditNote:
+                      issue_date: date | None = None) -> CreditNote:
     """Issue a credit note on an approved, partially paid or paid invoice.
 
     ``lines`` maps invoice line ids to the (pre-tax) amount credited on each; or ``amount`` credits that much
     of the invoice (tax included). ``excess`` says where money beyond the amount due goes: ``wallet`` or
-    ``refund`` (``refund_through(session, refund)`` sends a refund of a card payment back through its provider).
+    ``refund``. A refund is recorded here as a pending :class:`~core.models.Refund` and nothing else: one of a
+    card payment is sent to Stripe after this transaction commits
+    (:func:`connectors.stripe_gateway.send_refunds`), one of a bank transfer, cheque or cash payment is paid out by
+    a person, who then marks it paid out (:func:`mark_refund_paid_out`).
     """
     require(actor, "invoices:approve")
     reason = (reason or "").strip()
@@ -175,8 +183,7 @@ def issue_credit_note(session: Session, actor: Actor, invoice_id: int, *, reason
             else:
                 payment.refunded += part
                 refunds.append(Refund(customer_id=inv.customer_id, payment_id=payment.id, credit_note_id=note.id,
-                                      currency=code, amount=part, method=payment.method,
-                                      status="pending" if payment.provider else "succeeded",
+                                      currency=code, amount=part, method=payment.method, status="pending",
                                       created_by=actor.username))
             session.add(payment)
         if to_wallet:
@@ -192,9 +199,6 @@ def issue_credit_note(session: Session, actor: Actor, invoice_id: int, *, reason
                  details={"credit_note": note.number, "total": total, "reason": reason, "applied": applied,
                           "to_wallet": note.to_wallet, "refunded": note.refunded, "before": before,
                           "after": inv.status})
-    for refund in refunds:
-        if refund.status == "pending" and refund_through is not None:
-            refund_through(session, refund)
     return note
 
 
@@ -212,3 +216,107 @@ def get_credit_note(session: Session, credit_note_id: int) -> CreditNote:
     if note is None:
         raise NotFound(f"there is no credit note #{credit_note_id}")
     return note
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# refunds: the list and "mark as paid out"
+
+
+@dataclass(frozen=True)
+class RefundRow:
+    """A refund as the Refunds list shows it, with what may be done with it next."""
+
+    id: int
+    customer_id: int
+    customer: str
+    credit_note: str
+    invoice: str
+    currency: str
+    amount: object
+    method: str
+    through_stripe: bool
+    status: str  # pending | succeeded | failed
+    state: str  # in words: "Sent to Stripe", "To pay out by hand", "Failed" …
+    failure: str
+    provider_id: str
+    created_at: datetime
+    created_by: str
+    can_retry: bool  # a Stripe refund that failed, or was not sent / not answered: send it (again, same key)
+    can_mark_paid_out: bool  # paid back by hand: a manual refund still to pay, or a Stripe refund that failed
+
+
+def _state(status: str, through_stripe: bool, provider_id: str, failure: str) -> str:
+    if status == "succeeded":
+        return "Refunded to the card" if through_stripe and provider_id else "Paid out"
+    if status == "failed":
+        return "Failed at Stripe" if through_stripe else "Failed"
+    if not through_stripe:
+        return "To pay out by hand"
+    if provider_id:
+        return "At Stripe, not settled yet"
+    return "No answer from Stripe: send it again" if failure else "Not sent to Stripe yet"
+
+
+def refunds(session: Session, actor: Actor, *, customer_id: int | None = None, limit: int = 500) -> list[RefundRow]:
+    """Refunds, newest first, with their customer, credit note and what can be done next."""
+    from core.models import Customer, Payment
+
+    require(actor, "invoices:read")
+    q = (select(Refund, Customer.name, CreditNote.number, Invoice.number, Invoice.id, Payment.provider,
+                Payment.provider_id)
+         .join(Customer, Customer.id == Refund.customer_id)
+         .join(CreditNote, CreditNote.id == Refund.credit_note_id, isouter=True)
+         .join(Invoice, Invoice.id == CreditNote.invoice_id, isouter=True)
+         .join(Payment, Payment.id == Refund.payment_id, isouter=True)
+         .order_by(Refund.created_at.desc(), Refund.id.desc()).limit(limit))
+    if customer_id is not None:
+        q = q.where(Refund.customer_id == customer_id)
+    rows = []
+    for refund, customer, note_number, invoice_number, invoice_id, provider, provider_payment in session.exec(q):
+        stripe_ = provider == "stripe" and bool(provider_payment)
+        unanswered = refund.status == "pending" and not refund.provider_id
+        rows.append(RefundRow(
+            id=refund.id, customer_id=refund.customer_id, customer=customer, credit_note=note_number or "",
+            invoice=invoice_number or (f"#{invoice_id}" if invoice_id else ""), currency=refund.currency,
+            amount=refund.amount, method=refund.method, through_stripe=stripe_, status=refund.status,
+            state=_state(refund.status, stripe_, refund.provider_id, refund.failure), failure=refund.failure,
+            provider_id=refund.provider_id, created_at=refund.created_at, created_by=refund.created_by,
+            can_retry=stripe_ and (refund.status == "failed" or unanswered),
+            can_mark_paid_out=(not stripe_ and refund.status == "pending") or (stripe_ and refund.status == "failed")))
+    return rows
+
+
+def mark_refund_paid_out(session: Session, actor: Actor, refund_id: int, *, reference: str = "",
+                         paid_on: date | None = None) -> Refund:
+    """A person paid the refund back (a bank transfer, a cheque, cash — or by hand after Stripe refused it):
+    the refund succeeds, with the reference of that payment, audited."""
+    require(actor, "invoices:write")
+    reference = (reference or "").strip()
+    if len(reference) > 200:
+        raise UserError("reference: at most 200 characters")
+    refund = session.exec(select(Refund).where(Refund.id == refund_id).with_for_update()
+                          .execution_options(populate_existing=True)).first()
+    if refund is None:
+        raise NotFound(f"there is no refund #{refund_id}")
+    from core.payments_stripe import is_stripe_refund
+
+    stripe_ = is_stripe_refund(session, refund)
+    shown = format_money(refund.amount, refund.currency)
+    if refund.status == "succeeded":
+        raise UserError(f"refund #{refund.id} ({shown}) is already paid out")
+    if stripe_ and refund.status == "pending":
+        raise UserError(f"refund #{refund.id} ({shown}) goes back to the card through Stripe and has not failed: "
+                        "wait for Stripe's answer, or retry it if it has none")
+    paid_on = paid_on or utcnow().date()
+    if paid_on > utcnow().date():
+        raise UserError(f"paid on: {paid_on:%-d %b %Y} is in the future; give the day the money left")
+    before, failure = refund.status, refund.failure
+    refund.status = "succeeded"
+    refund.failure = ""
+    session.add(refund)
+    session.flush()
+    audit.record(session, actor=actor.username, action="refund.paid_out", entity_type="refund", entity_id=refund.id,
+                 details={"before": before, "amount": refund.amount, "currency": refund.currency,
+                          "method": refund.method, "reference": reference, "paid_on": paid_on,
+                          "by_hand_after_stripe": stripe_, "stripe_failure": failure if stripe_ else ""})
+    return refund

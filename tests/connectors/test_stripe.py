@@ -1,7 +1,9 @@
 """Stripe payments against localstripe (started by the tests, see tests/stripe_server.py), with the real ``stripe``
 library, on SQLite and PostgreSQL: customers synced, cards saved, approved invoices charged (and declined, and
 auto-charged on approval), refunds through credit notes, every Stripe error a readable message or a recorded
-failure.
+failure. Refunds go to Stripe only after the credit note committed; localstripe does not keep Stripe's
+idempotency promise, so the tests that prove a refund is made once put :class:`IdempotentStripe` (a proxy that
+does) in front of it.
 
 localstripe's test cards: 4242424242424242 charges; 4000000000000341 saves but every charge is declined;
 4000000000000002 is declined already when it is saved (as on Stripe); 4000002500003155 needs 3-D Secure.
@@ -19,7 +21,7 @@ from connectors import stripe_gateway as gw
 from core.auth import SYSTEM, Actor
 from core.billing.contracts import LineSpec
 from core.errors import PermissionDenied, UserError
-from core.invoicing.credit_notes import issue_credit_note
+from core.invoicing.credit_notes import issue_credit_note, mark_refund_paid_out, refunds
 from core.invoicing.service import amount_due, approve_invoices, generate_drafts
 from core.models import AuditLog, Customer, Invoice, Payment, Refund
 from core.payments_stripe import (
@@ -330,53 +332,293 @@ def test_invoices_of_customers_who_opted_in_are_charged_after_approval(session, 
 # refunds
 
 
-def test_a_credit_note_refunding_a_stripe_payment_refunds_the_card(session, stripe_env):
-    (cust, inv), = _approved(session, ("ACME", "1000")).values()
+class IdempotentStripe:
+    """A proxy in front of localstripe that keeps Stripe's idempotency promise, which localstripe does not: a POST
+    with an ``Idempotency-Key`` seen before gets the first answer back (the same key with other parameters: 400
+    ``idempotency_error``) and is not sent again. ``drop_answers = n`` makes it forward the next n requests (or
+    answer them from the cache) but hang up instead of answering — a request that reached Stripe whose answer was
+    lost. ``posts`` counts the POSTs that reached localstripe, by path."""
+
+    def __init__(self, upstream: str):
+        import threading
+        import urllib.error
+        import urllib.request
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.upstream, self.cache, self.posts, self.drop_answers = upstream, {}, [], 0
+        lock = threading.Lock()
+        state = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _forward(self, body: bytes | None) -> tuple[int, bytes]:
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                req = urllib.request.Request(state.upstream + self.path, data=body, method=self.command,
+                                             headers=headers)
+                try:
+                    with urllib.request.urlopen(req, timeout=30) as resp:
+                        return resp.status, resp.read()
+                except urllib.error.HTTPError as exc:
+                    return exc.code, exc.read()
+
+            def _handle(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+                key = self.headers.get("Idempotency-Key") if self.command == "POST" else None
+                with lock:
+                    if key and (self.headers.get("Authorization"), key) in state.cache:
+                        sent_body, status, answer = state.cache[(self.headers.get("Authorization"), key)]
+                        if sent_body != body:
+                            status, answer = 400, (b'{"error": {"type": "idempotency_error", "message": '
+                                                   b'"Keys for idempotent requests can only be used with the same '
+                                                   b'parameters they were first used with."}}')
+                    else:
+                        status, answer = self._forward(body)
+                        if self.command == "POST":
+                            state.posts.append(self.path.split("?")[0])
+                        if key and status < 500:
+                            state.cache[(self.headers.get("Authorization"), key)] = (body, status, answer)
+                    if state.drop_answers > 0:
+                        state.drop_answers -= 1
+                        self.close_connection = True
+                        return  # hang up without an answer
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            do_GET = do_POST = do_DELETE = _handle  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def idempotent_stripe(stripe_env, monkeypatch):
+    proxy = IdempotentStripe(stripe_env.url)
+    monkeypatch.setenv("STRIPE_API_BASE", proxy.url)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+def _refunds_at_stripe(server, payment_intent: str) -> list[dict]:
+    """What localstripe holds for a PaymentIntent (asked directly, not through the app)."""
+    found = _stripe(server).v1.refunds.list(params={"payment_intent": payment_intent, "limit": 100}).to_dict()
+    return [r for r in found["data"] if r.get("payment_intent") == payment_intent]
+
+
+def _paid_by_card(session, fee: str):
+    (cust, inv), = _approved(session, ("ACME", fee)).values()
     _with_card(session, cust)
     charged = gw.charge_invoice(session, SYSTEM, inv.id)
     session.commit()
+    assert charged.ok
+    return cust, inv, charged.payment
 
-    note = issue_credit_note(session, SYSTEM, inv.id, reason="Outage on 3 Oct", amount="250.50", excess="refund",
-                             refund_through=gw.stripe_refunder(SYSTEM))
+
+def test_a_credit_note_refunding_a_stripe_payment_refunds_the_card_after_it_committed(session, stripe_env):
+    _, inv, payment = _paid_by_card(session, "1000")
+
+    note = issue_credit_note(session, SYSTEM, inv.id, reason="Outage on 3 Oct", amount="250.50", excess="refund")
+    [refund] = session.exec(select(Refund)).all()
+    assert (refund.status, refund.provider_id) == ("pending", "")  # recorded, not sent: nothing at Stripe yet
+    assert _refunds_at_stripe(stripe_env, payment.provider_id) == []
     session.commit()
 
-    [refund] = session.exec(select(Refund)).all()
+    [sent] = gw.send_refunds(session, SYSTEM, note.id)  # after the commit: call, then record (committed)
+    session.expire_all()
+    refund = session.get(Refund, refund.id)
+    assert sent.id == refund.id
     assert (refund.status, refund.amount, refund.method, refund.payment_id, refund.credit_note_id) == \
-        ("succeeded", D("250.50"), "card", charged.payment.id, note.id)
+        ("succeeded", D("250.50"), "card", payment.id, note.id)
     assert refund.provider_id.startswith("re_") and refund.failure == ""
-    remote = _stripe(stripe_env).v1.refunds.retrieve(refund.provider_id).to_dict()
-    assert (remote["amount"], remote["payment_intent"], remote["status"]) == \
-        (25050, charged.payment.provider_id, "succeeded")
+    [remote] = _refunds_at_stripe(stripe_env, payment.provider_id)
+    assert (remote["id"], remote["amount"], remote["status"]) == (refund.provider_id, 25050, "succeeded")
     assert remote["metadata"] == {"refund_id": str(refund.id), "credit_note_id": str(note.id)}
-    assert (note.refunded, session.get(Invoice, inv.id).status) == (D("250.50"), "paid")
-    assert session.exec(select(AuditLog).where(AuditLog.action == "refund.succeeded")).one()
+    assert (session.get(Invoice, inv.id).status, note.refunded) == ("paid", D("250.50"))
+    [done] = session.exec(select(AuditLog).where(AuditLog.action == "refund.succeeded")).all()
+    assert (done.details["attempt"], done.details["key"]) == (1, f"countinghouse-refund-{refund.id}-attempt-1")
+    assert gw.send_refunds(session, SYSTEM, note.id) == []  # nothing left to send
 
 
-def test_a_refund_stripe_refuses_is_marked_failed_and_can_be_retried(session, stripe_env):
-    (cust, inv), = _approved(session, ("ACME", "100")).values()
-    _with_card(session, cust)
-    charged = gw.charge_invoice(session, SYSTEM, inv.id)
-    real_pi = charged.payment.provider_id
-    charged.payment.provider_id = "pi_unknownAtStripe"  # Stripe will not find it
-    session.add(charged.payment)
+def test_a_rolled_back_credit_note_sends_nothing_to_stripe(session, stripe_env):
+    _, inv, payment = _paid_by_card(session, "300")
+    note = issue_credit_note(session, SYSTEM, inv.id, reason="Goodwill", amount="100", excess="refund")
+    note_id = note.id
+    session.rollback()  # e.g. something later in the same action failed
+
+    assert session.exec(select(Refund)).all() == []
+    assert gw.send_refunds(session, SYSTEM, note_id) == []
+    assert _refunds_at_stripe(stripe_env, payment.provider_id) == []
+    assert session.get(Invoice, inv.id).status == "paid" and session.get(Payment, payment.id).refunded == 0
+
+
+def test_a_refund_whose_answer_was_lost_is_sent_once_however_often_it_is_retried(session, idempotent_stripe,
+                                                                               stripe_env):
+    _, inv, payment = _paid_by_card(session, "500")
+    note = issue_credit_note(session, SYSTEM, inv.id, reason="Overcharge", amount="120", excess="refund")
     session.commit()
 
-    issue_credit_note(session, SYSTEM, inv.id, reason="Goodwill", amount="10", excess="refund",
-                      refund_through=gw.stripe_refunder(SYSTEM))
+    idempotent_stripe.drop_answers = 3  # the request and the library's two retries reach Stripe; no answer comes
+    [refund] = gw.send_refunds(session, SYSTEM, note.id)
+    assert (refund.status, refund.provider_id) == ("pending", "")
+    assert "could not be reached" in refund.failure and "a retry never refunds twice" in refund.failure
+    assert len(_refunds_at_stripe(stripe_env, payment.provider_id)) == 1  # made at Stripe all the same
+    [row] = refunds(session, SYSTEM)
+    assert (row.state, row.can_retry, row.can_mark_paid_out) == ("No answer from Stripe: send it again", True, False)
+
+    for _ in range(2):  # Retry, twice: the same key each time, so Stripe answers with the refund it made
+        gw.retry_refund(session, SYSTEM, refund.id)
+        session.commit()
+        with pytest.raises(UserError, match="already succeeded"):
+            gw.retry_refund(session, SYSTEM, refund.id)
+        session.get(Refund, refund.id).status = "pending"  # as if the answer had been lost again
+        session.get(Refund, refund.id).provider_id = ""
+        session.commit()
+    [remote] = _refunds_at_stripe(stripe_env, payment.provider_id)
+    assert remote["amount"] == 12000
+    keys = {a.details["key"] for a in session.exec(select(AuditLog).where(
+        AuditLog.action.in_(["refund.succeeded", "refund.unanswered"]), AuditLog.entity_id == str(refund.id)))}
+    assert keys == {f"countinghouse-refund-{refund.id}-attempt-1"}
+    assert idempotent_stripe.posts.count("/v1/refunds") == 1  # only the first request reached localstripe
+
+
+def test_the_webhook_settles_a_refund_whose_answer_was_lost(session, idempotent_stripe, stripe_env):
+    from core.payments_stripe import handle_event
+
+    _, inv, payment = _paid_by_card(session, "200")
+    note = issue_credit_note(session, SYSTEM, inv.id, reason="Goodwill", amount="20", excess="refund")
     session.commit()
-    [refund] = session.exec(select(Refund)).all()
+    idempotent_stripe.drop_answers = 3
+    [refund] = gw.send_refunds(session, SYSTEM, note.id)
+    assert (refund.status, refund.provider_id) == ("pending", "")
+    [remote] = _refunds_at_stripe(stripe_env, payment.provider_id)  # Stripe made it; its event names our id
+    outcome = handle_event(session, {"id": "evt_lost_answer", "type": "refund.updated", "data": {"object": remote}})
+    session.commit()
+    assert outcome.outcome == f"refund #{refund.id} is succeeded"
+    refund = session.get(Refund, refund.id)
+    assert (refund.status, refund.provider_id, refund.failure) == ("succeeded", remote["id"], "")
+    with pytest.raises(UserError, match="already succeeded"):  # so a late Retry sends nothing
+        gw.retry_refund(session, SYSTEM, refund.id)
+
+
+def test_a_refund_stripe_refuses_is_recorded_with_its_message_and_retried_with_a_new_key(session, stripe_env):
+    _, inv, payment = _paid_by_card(session, "100")
+    real_pi = payment.provider_id
+    payment.provider_id = "pi_unknownAtStripe"  # Stripe will not find it
+    session.add(payment)
+    session.commit()
+
+    note = issue_credit_note(session, SYSTEM, inv.id, reason="Goodwill", amount="10", excess="refund")
+    session.commit()
+    [refund] = gw.send_refunds(session, SYSTEM, note.id)
     assert refund.status == "failed" and refund.provider_id == ""
-    assert refund.failure.startswith("Stripe does not know what was asked for while refunding the card")
+    assert refund.failure.startswith("Stripe does not know what was asked for while refunding $10.00 to the card")
+    [failed] = session.exec(select(AuditLog).where(AuditLog.action == "refund.failed")).all()
+    assert failed.details["failure"] == refund.failure and failed.details["attempt"] == 1
+    [row] = refunds(session, SYSTEM)
+    assert (row.state, row.failure, row.can_retry, row.can_mark_paid_out) == \
+        ("Failed at Stripe", refund.failure, True, True)
 
-    payment = session.get(Payment, charged.payment.id)
+    payment = session.get(Payment, payment.id)
     payment.provider_id = real_pi
     session.add(payment)
+    session.commit()
     gw.retry_refund(session, SYSTEM, refund.id)
     session.commit()
     refund = session.get(Refund, refund.id)
     assert (refund.status, refund.failure) == ("succeeded", "") and refund.provider_id.startswith("re_")
+    [done] = session.exec(select(AuditLog).where(AuditLog.action == "refund.succeeded")).all()
+    assert done.details["key"] == f"countinghouse-refund-{refund.id}-attempt-2"  # a refusal moves the key on
+    assert [r["id"] for r in _refunds_at_stripe(stripe_env, real_pi)] == [refund.provider_id]
     with pytest.raises(UserError, match="already succeeded"):
         gw.retry_refund(session, SYSTEM, refund.id)
+    with pytest.raises(UserError, match="already paid out"):
+        mark_refund_paid_out(session, SYSTEM, refund.id)
+
+
+def test_a_failed_refund_whose_retry_gets_no_answer_is_pending_again_not_payable_by_hand(session, idempotent_stripe,
+                                                                                        stripe_env):
+    _, inv, payment = _paid_by_card(session, "100")
+    real_pi = payment.provider_id
+    payment.provider_id = "pi_unknownAtStripe"
+    session.add(payment)
+    note = issue_credit_note(session, SYSTEM, inv.id, reason="Goodwill", amount="15", excess="refund")
+    session.commit()
+    [refund] = gw.send_refunds(session, SYSTEM, note.id)
+    assert refund.status == "failed"
+    payment = session.get(Payment, payment.id)
+    payment.provider_id = real_pi
+    session.add(payment)
+    session.commit()
+
+    idempotent_stripe.drop_answers = 3  # the retry reaches Stripe, its answer does not come back
+    refund = gw.retry_refund(session, SYSTEM, refund.id)
+    session.commit()
+    assert (refund.status, refund.provider_id) == ("pending", "") and "could not be reached" in refund.failure
+    [row] = refunds(session, SYSTEM)
+    assert (row.can_retry, row.can_mark_paid_out) == (True, False)  # it may be refunded already: not by hand
+    with pytest.raises(UserError, match="has not failed"):
+        mark_refund_paid_out(session, SYSTEM, refund.id)
+    refund = gw.retry_refund(session, SYSTEM, refund.id)
+    session.commit()
+    assert refund.status == "succeeded"
+    [remote] = _refunds_at_stripe(stripe_env, real_pi)
+    assert remote["id"] == refund.provider_id and remote["amount"] == 1500
+
+
+def test_stripe_not_set_up_leaves_a_failed_refund_that_says_so(session, stripe_env, monkeypatch):
+    _, inv, _payment = _paid_by_card(session, "100")
+    note = issue_credit_note(session, SYSTEM, inv.id, reason="Goodwill", amount="5", excess="refund")
+    session.commit()
+    monkeypatch.delenv("STRIPE_API_KEY")
+    [refund] = gw.send_refunds(session, SYSTEM, note.id)
+    assert refund.status == "failed" and refund.failure.startswith("Stripe is not set up: set STRIPE_API_KEY")
+
+
+def test_refunds_paid_back_by_hand_are_marked_paid_out(session, stripe_env):
+    from core.invoicing.payments import record_payment
+
+    (cust, inv), = _approved(session, ("ACME", "400")).values()
+    payment = record_payment(session, SYSTEM, customer_id=cust.id, currency_code="USD", amount="400",
+                             method="bank_transfer", received_on=date(2026, 11, 5), allocations={inv.id: "400"})
+    note = issue_credit_note(session, SYSTEM, inv.id, reason="Overcharge", amount="40", excess="refund")
+    session.commit()
+    assert gw.send_refunds(session, SYSTEM, note.id) == []  # not a card payment: nothing goes to Stripe
+    [row] = refunds(session, SYSTEM)
+    assert (row.status, row.state, row.method, row.credit_note, row.customer) == \
+        ("pending", "To pay out by hand", "bank_transfer", note.number, cust.name)
+    assert (row.can_retry, row.can_mark_paid_out) == (False, True)
+    with pytest.raises(UserError, match="not a card payment taken through Stripe: pay it back by hand"):
+        gw.retry_refund(session, SYSTEM, row.id)
+    with pytest.raises(PermissionDenied):
+        mark_refund_paid_out(session, Actor("vera", "viewer"), row.id)
+    with pytest.raises(UserError, match="is in the future"):
+        mark_refund_paid_out(session, SYSTEM, row.id, paid_on=date(2999, 1, 1))
+
+    mark_refund_paid_out(session, Actor("fiona", "finance"), row.id, reference="WIRE 9912")
+    session.commit()
+    refund = session.get(Refund, row.id)
+    assert refund.status == "succeeded" and payment.id == refund.payment_id
+    [paid] = session.exec(select(AuditLog).where(AuditLog.action == "refund.paid_out")).all()
+    assert (paid.actor, paid.details["reference"], paid.details["before"]) == ("fiona", "WIRE 9912", "pending")
+    [row] = refunds(session, SYSTEM)
+    assert (row.state, row.can_retry, row.can_mark_paid_out) == ("Paid out", False, False)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Invoice documents and their email: the PDF carries the invoice's numbers, templates are sandboxed and checked
 before they are saved, and the email leaves through a real SMTP server with the PDF attached and is logged."""
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from email.header import decode_header, make_header
 
@@ -149,3 +149,134 @@ def test_credit_note_and_receipt_documents(session):
     assert receipt["totals"] == {"amount": "$600.00", "to_wallet": "$100.00"}
     for kind, object_id in (("credit_note", note.id), ("receipt", payment.id)):
         assert document_pdf(session, kind, object_id).startswith(b"%PDF-")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the payment link (core.portal_links) on the invoice and its email
+
+SECRET = "test-secret-of-the-payment-links-0123456789"
+
+
+@pytest.fixture
+def links(monkeypatch):
+    monkeypatch.setenv("PORTAL_SECRET", SECRET)
+    monkeypatch.setenv("APP_BASE_URL", "https://billing.northwind.example/")
+
+
+def _token_of(link: str) -> str:
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(link)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "billing.northwind.example", "/pay")
+    return parse_qs(parts.query)["token"][0]
+
+
+def test_the_invoice_pdf_and_email_carry_a_signed_link_to_the_invoice(session, links, smtp):
+    from core import portal_links
+
+    seller, inv = _invoice(session)
+    ctx = invoice_context(session, inv.id)
+    link = ctx["payment"]["link"]
+    token = _token_of(link)
+    assert portal_links.verify(session, token).id == inv.id
+    claims = portal_links.read_token(token)
+    assert (claims.invoice_id, claims.customer_id) == (inv.id, inv.customer_id)
+    # valid 180 days after the due date (1 Dec 2026), to the end of that day — or 30 days from today, if later
+    assert claims.expires == portal_links.expiry_for(inv)
+    assert portal_links.expiry_for(inv, today=date(2026, 11, 28)) == datetime(2027, 5, 31, tzinfo=portal_links.UTC)
+    last_day = f"{claims.expires - timedelta(days=1):%-d %B %Y}"  # 30 May 2027, when run before May 2027
+    assert ctx["payment"]["link_expires"] == last_day
+    assert invoice_context(session, inv.id)["payment"]["link"] == link  # the same link all day
+    html = invoice_html(session, inv.id)
+    assert f'href="{link}"' in html and f"link valid until {last_day}" in html
+    assert invoice_pdf(session, inv.id).startswith(b"%PDF-")
+
+    update_entity(session, SYSTEM, seller.id, {"email_from": "billing@northwind.example"})
+    send_invoice_email(session, SYSTEM, inv.id)
+    [(_, msg)] = smtp.messages
+    body = next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    assert f"See and pay this invoice online: {link}" in body and f"(the link works until {last_day})" in body
+
+
+def test_no_link_on_a_draft_a_paid_invoice_or_without_an_app_address(session, links, monkeypatch):
+    from core.invoicing.payments import record_payment
+
+    _, draft = _invoice(session, approve=False)
+    assert invoice_context(session, draft.id)["payment"] == {"link": "", "link_expires": "", "instructions": ""}
+    approve_invoice(session, SYSTEM, draft.id)
+    assert invoice_context(session, draft.id)["payment"]["link"]
+    monkeypatch.setenv("APP_BASE_URL", "")
+    assert invoice_context(session, draft.id)["payment"]["link"] == ""
+    monkeypatch.setenv("APP_BASE_URL", "https://billing.northwind.example")
+    record_payment(session, SYSTEM, customer_id=draft.customer_id, currency_code="USD", amount="512.58",
+                   method="bank_transfer", received_on=date(2026, 11, 20), allocations={draft.id: "512.58"})
+    assert invoice_context(session, draft.id)["payment"]["link"] == ""  # nothing left to pay
+    assert "Pay online" not in invoice_html(session, draft.id)
+
+
+def test_a_link_opens_its_invoice_only_and_refuses_anything_changed(session, links, monkeypatch):
+    from core import portal_links
+    from core.portal_links import NOT_VALID, LinkInvalid, make_token
+
+    _, inv = _invoice(session)
+    token = portal_links.invoice_token(session, inv.id)
+    inv_id, cust_id, stamp, sig = token.split(".")
+    assert portal_links.verify(session, token).id == inv.id
+
+    other = f.customer(session, "OTHER")
+    refused = {
+        "another invoice's id": f"{int(inv_id) + 1}.{cust_id}.{stamp}.{sig}",
+        "another customer": f"{inv_id}.{other.id}.{stamp}.{sig}",
+        "a later expiry": f"{inv_id}.{cust_id}.{int(stamp) + 86400}.{sig}",
+        "a changed signature": f"{inv_id}.{cust_id}.{stamp}.{sig[:-2]}{'AA' if sig[-2:] != 'AA' else 'BB'}",
+        "a cut link": token[:-5],
+        "rubbish": "not-a-token",
+        "signed for a customer the invoice is not of": make_token(inv.id, other.id, int(stamp)),
+        "signed for no invoice": make_token(999999, inv.customer_id, int(stamp)),
+    }
+    for what, bad in refused.items():
+        with pytest.raises(LinkInvalid) as caught:
+            portal_links.verify(session, bad)
+        assert str(caught.value) == NOT_VALID, what
+    with pytest.raises(LinkInvalid, match="opens from the payment link on an invoice"):
+        portal_links.verify(session, "")
+
+    monkeypatch.setenv("PORTAL_SECRET", SECRET[::-1])  # another server's secret: its links are not ours
+    with pytest.raises(LinkInvalid, match="not valid"):
+        portal_links.verify(session, token)
+    monkeypatch.setenv("PORTAL_SECRET", "short")
+    with pytest.raises(UserError, match="PORTAL_SECRET is 5 characters long: use at least 32"):
+        portal_links.verify(session, token)
+
+
+def test_an_expired_link_says_so(session, links):
+    from core import portal_links
+    from core.portal_links import LinkInvalid, make_token
+
+    _, inv = _invoice(session)
+    expires = datetime(2027, 1, 1, tzinfo=portal_links.UTC)
+    token = make_token(inv.id, inv.customer_id, expires)
+    assert portal_links.verify(session, token, now=datetime(2026, 12, 31, 23, 59, tzinfo=portal_links.UTC))
+    with pytest.raises(LinkInvalid, match="This payment link expired on 31 December 2026. Ask the sender"):
+        portal_links.verify(session, token, now=expires)
+    # a link made long after the due date still works for a month
+    late = portal_links.expiry_for(inv, today=date(2028, 3, 1))
+    assert late.date() == date(2028, 4, 1)
+
+
+def test_without_portal_secret_one_is_made_once_and_kept_private(tmp_path, monkeypatch):
+    import stat
+
+    from core import portal_links
+
+    monkeypatch.delenv("PORTAL_SECRET", raising=False)
+    monkeypatch.setattr(portal_links, "_secret_file", lambda: tmp_path / "data" / "portal_secret")
+    first = portal_links.secret()
+    assert len(first) >= 40 and portal_links.secret() == first  # made once, then read
+    path = tmp_path / "data" / "portal_secret"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and list(path.parent.iterdir()) == [path]
+    token = portal_links.make_token(1, 2, 4_000_000_000)
+    path.write_text("another-secret-after-a-reinstall-0123456789\n")
+    assert portal_links.read_token(portal_links.make_token(1, 2, 4_000_000_000)).invoice_id == 1
+    with pytest.raises(portal_links.LinkInvalid):
+        portal_links.read_token(token)  # links signed with the old secret no longer open
