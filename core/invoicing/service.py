@@ -728,6 +728,9 @@ def approve_invoices(session: Session, actor: Actor, invoice_ids: list[int]) -> 
         log.append(dict(actor=actor.username, action="invoice.approve", entity_type="invoice", entity_id=inv.id,
                         details={"number": inv.number, "total": inv.total, "currency": inv.currency,
                                  "before": "draft", "after": "approved"}))
+    from core.ledger.events import approval_entries
+
+    approval_entries(session, [found[i] for i in order], posted_by=actor.username)
     audit.record_many(session, log)
     return [found[i] for i in order]
 
