@@ -27,7 +27,7 @@ from core.ledger.recognition import new_schedules
 from core.models import (
     CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment, Product, Refund, RevenueSchedule, WalletEntry,
 )
-from core.money import ZERO
+from core.money import ZERO, round_money
 
 #: invoice line kinds that are not revenue
 _NOT_REVENUE = {"tax", "wallet"}
@@ -148,15 +148,26 @@ def credit_note_entry(session: Session, note: CreditNote, inv: Invoice, *, poste
             d.debit(accounts.key("sales_tax"), code, cn_line.amount, description=cn_line.description, **who)
             continue
         amount = cn_line.amount
-        sched = schedules.get(inv_line.id) if inv_line is not None else None
-        if sched is None and inv_line is not None and inv_line.product_id:
+        if inv_line is None:  # a credit by amount: deferred lines take their share of it
+            taken = ZERO
+            for sched in schedules.values():
+                if inv.subtotal > 0 and sched.total > 0:
+                    share = min(round_money(amount * sched.total / inv.subtotal, code), amount - taken)
+                    part = reduce_for_credit(session, sched.id, share)
+                    d.debit(deferred, code, part, description=cn_line.description, product_id=sched.product_id,
+                            **who)
+                    taken += part
+            d.debit(returns, code, amount - taken, description=cn_line.description, **who)
+            continue
+        sched = schedules.get(inv_line.id)
+        if sched is None and inv_line.product_id:
             # a discounted deferred line's schedule hangs on the group's first line: same product and period
             sched = next((s for s in schedules.values() if s.product_id == inv_line.product_id
                           and s.service_start == inv_line.period_start), None)
         taken = reduce_for_credit(session, sched.id, amount) if sched is not None else ZERO
-        product_id = inv_line.product_id if inv_line is not None else None
-        d.debit(deferred, code, taken, description=cn_line.description, product_id=product_id, **who)
-        d.debit(returns, code, amount - taken, description=cn_line.description, product_id=product_id, **who)
+        d.debit(deferred, code, taken, description=cn_line.description, product_id=inv_line.product_id, **who)
+        d.debit(returns, code, amount - taken, description=cn_line.description, product_id=inv_line.product_id,
+                **who)
     d.credit(accounts.key("accounts_receivable"), code, note.applied, description=f"Credit note {note.number}", **who)
     d.credit(accounts.key("customer_wallet"), code, note.to_wallet, description=f"Credit note {note.number}: kept as "
              "credit", customer_id=note.customer_id)

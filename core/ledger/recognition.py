@@ -119,8 +119,10 @@ def new_schedules(session: Session, specs: list[dict]) -> None:
 
 
 def schedule_rows(session: Session, schedule_id: int) -> list[RevenueScheduleRow]:
+    # fresh from the database: the recognition run marks rows with a bulk UPDATE the session's objects miss
     return list(session.exec(select(RevenueScheduleRow).where(RevenueScheduleRow.schedule_id == schedule_id)
-                             .order_by(RevenueScheduleRow.period_start)))
+                             .order_by(RevenueScheduleRow.period_start)
+                             .execution_options(populate_existing=True)))
 
 
 def schedules_of_invoice(session: Session, invoice_id: int) -> list[RevenueSchedule]:
