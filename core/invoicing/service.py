@@ -611,6 +611,9 @@ def delete_draft(session: Session, actor: Actor, invoice_id: int) -> None:
     inv = get_invoice(session, invoice_id)
     if inv.status not in EDITABLE:
         raise UserError(f"invoice {inv.number} is {inv.status}; only drafts can be deleted")
+    from core.ledger.events import release_draft
+
+    release_draft(session, inv, posted_by=actor.username)  # usage revenue accrued for it, if any
     session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == inv.id))
     session.delete(inv)
     session.flush()

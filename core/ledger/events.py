@@ -16,6 +16,7 @@ ledger alone and equal the invoices' amounts due.
 from __future__ import annotations
 
 from collections import defaultdict
+from uuid import uuid4
 from datetime import date
 from decimal import Decimal
 
@@ -60,6 +61,8 @@ def approval_entries(session: Session, invoices: list[Invoice], *, posted_by: st
         if product_ids else {}
     drafts: list[Draft] = []
     schedules: list[dict] = []
+    unbilled = accounts.key("unbilled_revenue")
+    unbilled_of: dict[int, dict[int | None, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for inv in invoices:
         code = inv.currency
         when = inv.issue_date
@@ -78,6 +81,9 @@ def approval_entries(session: Session, invoices: list[Invoice], *, posted_by: st
             policy = product.revenue_policy if product else "immediate"
             if policy == "deferred":
                 deferred_groups[(ln.product_id, ln.period_start, ln.period_end)].append((ln, amount))
+            elif policy == "unbilled":  # recognised as delivered (accrued at the service period's end)
+                credits[(unbilled, ln.product_id)] += amount
+                unbilled_of[inv.id][ln.product_id] += amount
             else:
                 credits[(accounts.revenue_account(product), ln.product_id)] += amount
         for (account_id, product_id), amount in credits.items():
@@ -101,9 +107,80 @@ def approval_entries(session: Session, invoices: list[Invoice], *, posted_by: st
             w.debit(wallet_acc, code, inv.credits_applied, description=f"Applied to {_label(inv)}", **who)
             w.credit(ar, code, inv.credits_applied, description=f"Wallet credit on {_label(inv)}", **who)
             drafts.append(w)
-    posted = post_many(session, drafts, posted_by=posted_by, accounts=accounts)
+    # usage delivered: revenue on the service period's last day, as Unbilled Revenue until this approval clears
+    # it (what a recognition run accrued for the draft already is trued up to the approved amounts)
+    accruals = accrual_drafts(session, [inv for inv in invoices], unbilled_of, accounts)
+    posted = post_many(session, accruals + drafts, posted_by=posted_by, accounts=accounts)
     new_schedules(session, schedules)
     return posted
+
+
+def unbilled_by_invoice(session: Session, invoice_ids: list[int]) -> dict[int, dict[int | None, Decimal]]:
+    """Invoice → product → the amount of its lines whose product recognises revenue as usage is delivered."""
+    from core.invoicing.service import _in
+
+    out: dict[int, dict[int | None, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    if not invoice_ids:
+        return out
+    t, p = InvoiceLine.__table__.c, Product.__table__.c
+    for inv_id, product_id, amount in session.connection().execute(
+            select(t.invoice_id, t.product_id, t.amount).join(Product.__table__, p.id == t.product_id)
+            .where(_in(session, t.invoice_id, invoice_ids), p.revenue_policy == "unbilled",
+                   t.kind.not_in(list(_NOT_REVENUE)))):
+        out[inv_id][product_id] += amount
+    return out
+
+
+def accrued_by_invoice(session: Session, invoice_ids: list[int], accounts: Chart
+                       ) -> dict[int, dict[int | None, Decimal]]:
+    """Invoice → product → Unbilled Revenue accrued for it so far (accrual entries carry the invoice as their
+    source, not on their lines, so a draft stays deletable)."""
+    from core.invoicing.service import _in
+    from core.models import JournalEntry, JournalLine
+
+    out: dict[int, dict[int | None, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    if not invoice_ids:
+        return out
+    e, ln = JournalEntry.__table__.c, JournalLine.__table__.c
+    for inv_id, product_id, amount in session.connection().execute(
+            select(e.source_id, ln.product_id, ln.amount).join(JournalLine.__table__, ln.entry_id == e.id)
+            .where(e.source_type == "unbilled", _in(session, e.source_id, invoice_ids),
+                   ln.account_id == accounts.key("unbilled_revenue"))):
+        out[inv_id][product_id] += amount
+    return out
+
+
+def accrual_drafts(session: Session, invoices: list[Invoice], targets: dict[int, dict[int | None, Decimal]],
+                   accounts: Chart, *, when: date | None = None) -> list[Draft]:
+    """Entries bringing each invoice's accrued Unbilled Revenue to ``targets`` (Dr Unbilled, Cr revenue — or
+    back), dated the last day of the invoice's service period (``when`` overrides)."""
+    from datetime import timedelta
+
+    wanted = {inv.id: targets.get(inv.id, {}) for inv in invoices}
+    have = accrued_by_invoice(session, list(wanted), accounts)
+    products = {}
+    ids = sorted({pid for t in list(wanted.values()) + list(have.values()) for pid in t if pid})
+    if ids:
+        products = {p.id: p for p in session.exec(select(Product).where(Product.id.in_(ids)))}
+    out = []
+    unbilled = accounts.key("unbilled_revenue")
+    for inv in invoices:
+        deltas = {pid: wanted[inv.id].get(pid, ZERO) - have.get(inv.id, {}).get(pid, ZERO)
+                  for pid in set(wanted[inv.id]) | set(have.get(inv.id, {}))}
+        deltas = {pid: v for pid, v in deltas.items() if v}
+        if not deltas:
+            continue
+        day = when or (inv.period_end - timedelta(days=1))
+        d = Draft(entity_id=inv.entity_id, entry_date=day, memo=f"Usage delivered, not yet invoiced: {_label(inv)}",
+                  source_type="unbilled", source_id=inv.id,
+                  source_key=f"unbilled:{inv.id}:{uuid4().hex[:12]}")
+        for pid, v in sorted(deltas.items(), key=lambda kv: kv[0] or 0):
+            d.debit(unbilled, inv.currency, v, description=f"{_label(inv)} usage", customer_id=inv.customer_id,
+                    product_id=pid)
+            d.credit(accounts.revenue_account(products.get(pid)), inv.currency, v,
+                     description=f"{_label(inv)} usage", customer_id=inv.customer_id, product_id=pid)
+        out.append(d)
+    return out
 
 
 def payment_entry(session: Session, payment: Payment, allocations: dict[int, Decimal], *, posted_by: str) -> None:
@@ -202,3 +279,25 @@ def wallet_credit_entry(session: Session, entry: WalletEntry, *, entity_id: int,
     d.credit(accounts.key("customer_wallet"), entry.currency, entry.amount, description=entry.note,
              customer_id=entry.customer_id)
     post(session, d, posted_by=posted_by)
+
+
+def accrue_drafts(session: Session, *, through: date, posted_by: str, accounts: Chart | None = None) -> int:
+    """Usage delivered but not invoiced yet: for every draft whose service period ended on or before
+    ``through``, accrue its usage revenue (unbilled-policy products) — or true up what was accrued before the
+    draft was regenerated. Returns the number of entries posted."""
+    from datetime import timedelta
+
+    accounts = accounts or chart(session)
+    drafts = list(session.exec(select(Invoice).where(Invoice.status == "draft",
+                                                     Invoice.period_end <= through + timedelta(days=1))))
+    entries = accrual_drafts(session, drafts, unbilled_by_invoice(session, [i.id for i in drafts]), accounts)
+    return len(post_many(session, entries, posted_by=posted_by, accounts=accounts))
+
+
+def release_draft(session: Session, inv: Invoice, *, posted_by: str) -> None:
+    """A draft is deleted: take back what was accrued for it (dated today)."""
+    from core.models import utcnow
+
+    accounts = chart(session)
+    post_many(session, accrual_drafts(session, [inv], {}, accounts, when=utcnow().date()), posted_by=posted_by,
+              accounts=accounts)

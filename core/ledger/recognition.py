@@ -198,6 +198,7 @@ class RunResult:
     entries: int
     rows: int
     amounts: dict[str, Decimal]
+    unbilled_accruals: int = 0
 
 
 def recognise(session: Session, actor: Actor, *, through: date) -> RunResult:
@@ -239,10 +240,14 @@ def recognise(session: Session, actor: Actor, *, through: date) -> RunResult:
     t = RevenueScheduleRow.__table__
     for eid, row_ids in zip(ids, members):  # rows of zero are never due, so every draft posted an entry
         session.connection().execute(update(t).where(_in(session, t.c.id, row_ids)).values(entry_id=eid))
+    from core.ledger.events import accrue_drafts
+
+    accrued = accrue_drafts(session, through=through, posted_by=actor.username, accounts=accounts)
     n_rows = sum(len(m) for m in members)
     audit.record(session, actor=actor.username, action="revenue.recognise", entity_type="ledger",
-                 details={"through": through, "entries": len(ids), "periods": n_rows, "amounts": dict(amounts)})
-    return RunResult(through, len(ids), n_rows, dict(amounts))
+                 details={"through": through, "entries": len(ids), "periods": n_rows, "amounts": dict(amounts),
+                          "unbilled_accruals": accrued})
+    return RunResult(through, len(ids), n_rows, dict(amounts), accrued)
 
 
 def entity_ids(session: Session) -> list[int]:
