@@ -50,7 +50,8 @@ class JournalLine(SQLModel, table=True):
 
     __tablename__ = "journal_line"
     __table_args__ = (
-        Index("ix_journal_line_account_date", "account_id", "entry_date"),
+        # covers the trial balance: grouped by account and currency in index order, dates filtered in the index
+        Index("ix_journal_line_balance", "account_id", "currency", "entry_date", "amount"),
     )
     id: int | None = Field(default=None, primary_key=True)
     entry_id: int = Field(foreign_key="journal_entry.id", index=True)

@@ -87,7 +87,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('journal_line', schema=None) as batch_op:
-        batch_op.create_index('ix_journal_line_account_date', ['account_id', 'entry_date'], unique=False)
+        batch_op.create_index('ix_journal_line_balance', ['account_id', 'currency', 'entry_date', 'amount'], unique=False)
         batch_op.create_index(batch_op.f('ix_journal_line_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_journal_line_entry_id'), ['entry_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_journal_line_invoice_id'), ['invoice_id'], unique=False)
@@ -254,7 +254,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_journal_line_invoice_id'))
         batch_op.drop_index(batch_op.f('ix_journal_line_entry_id'))
         batch_op.drop_index(batch_op.f('ix_journal_line_customer_id'))
-        batch_op.drop_index('ix_journal_line_account_date')
+        batch_op.drop_index('ix_journal_line_balance')
 
     op.drop_table('journal_line')
     with op.batch_alter_table('journal_entry', schema=None) as batch_op:
