@@ -139,6 +139,8 @@ def upgrade() -> None:
     with op.batch_alter_table('business_entity', schema=None) as batch_op:
         batch_op.add_column(sa.Column('books_closed_through', sa.Date(), nullable=True))
 
+    with op.batch_alter_table('invoice', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('amount_written_off', sa.BigInteger(), nullable=False, server_default='0'))
     with op.batch_alter_table('product', schema=None) as batch_op:
         batch_op.add_column(sa.Column('recognition_method', sqlmodel.sql.sqltypes.AutoString(length=10),
                                       nullable=False, server_default='days'))
@@ -236,6 +238,8 @@ def downgrade() -> None:
     _drop_guards()
     with op.batch_alter_table('product', schema=None) as batch_op:
         batch_op.drop_column('recognition_method')
+    with op.batch_alter_table('invoice', schema=None) as batch_op:
+        batch_op.drop_column('amount_written_off')
     with op.batch_alter_table('business_entity', schema=None) as batch_op:
         batch_op.drop_column('books_closed_through')
 

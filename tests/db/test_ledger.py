@@ -244,3 +244,24 @@ def test_closed_books(session):
     assert entry.entry_date == date(2025, 4, 1) and "closed period" in entry.memo
     posting.close_books(session, SYSTEM, inv.entity_id, None)
 
+
+
+def test_write_off_posts_bad_debt_and_leaves_nothing_due(session):
+    from core.invoicing.write_offs import write_off
+
+    inv = _invoice(session, taxed=True)
+    payments.record_payment(session, SYSTEM, customer_id=inv.customer_id, currency_code="USD", amount="180",
+                            method="bank_transfer", received_on=date(2025, 2, 3), allocations={inv.id: "180"})
+    with pytest.raises(UserError, match="reason"):
+        write_off(session, SYSTEM, inv.id, reason=" ")
+    with pytest.raises(PermissionDenied):
+        write_off(session, Actor("sam", "sales"), inv.id, reason="Customer went bankrupt")
+    write_off(session, SYSTEM, inv.id, reason="Customer went bankrupt", on=date(2025, 6, 30))
+    session.refresh(inv)
+    assert (inv.status, settlement.due(inv), inv.amount_written_off) == ("written_off", 0, D("1000.00"))
+    assert _balances(session, "bad_debt") == D("1000.00") and _balances(session, "accounts_receivable") == 0
+    with pytest.raises(UserError, match="Written off; only an approved"):
+        write_off(session, SYSTEM, inv.id, reason="again")
+    with pytest.raises(UserError):
+        payments.record_payment(session, SYSTEM, customer_id=inv.customer_id, currency_code="USD", amount="5",
+                                method="cash", received_on=date(2025, 7, 1), allocations={inv.id: "5"})

@@ -22,6 +22,7 @@ from core.billing.periods import add_months
 from core.catalog import create_product
 from core.errors import UserError
 from core.invoicing import credit_notes, payments, settlement
+from core.invoicing.write_offs import write_off
 from core.invoicing.service import approve_invoices, delete_draft, generate_drafts, invoice_lines, regenerate_draft
 from core.ledger import posting, recognition, reports
 from core.ledger.accounts import chart
@@ -103,7 +104,7 @@ def walk(session, seed: int, steps: int) -> dict[str, int]:
     today = date(2026, 6, 30)
     for step in range(steps):
         op = rnd.choices(["bill", "approve", "pay", "credit", "void", "wallet", "recognise", "manual", "regenerate",
-                          "delete"], weights=[3, 4, 3, 1.5, 0.3, 1, 3, 1, 1, 0.3])[0]
+                          "delete", "write_off"], weights=[3, 4, 3, 1.5, 0.3, 1, 3, 1, 1, 0.3, 0.3])[0]
         try:
             if op == "bill" and month < date(2026, 6, 1):
                 for cust in customers:
@@ -162,6 +163,11 @@ def walk(session, seed: int, steps: int) -> dict[str, int]:
                 drafts = [i.id for i in session.exec(select(Invoice).where(Invoice.status == "draft"))]
                 if drafts:
                     (regenerate_draft if op == "regenerate" else delete_draft)(session, SYSTEM, rnd.choice(drafts))
+            elif op == "write_off":
+                invs = [i.id for i in session.exec(select(Invoice).where(
+                    Invoice.status.in_(["approved", "partially_paid"])))]
+                if invs:
+                    write_off(session, SYSTEM, rnd.choice(invs), reason="uncollectible", on=today)
             elif op == "wallet":
                 cust = rnd.choice(customers)
                 wallet.add_credit(session, SYSTEM, customer_id=cust.id, currency=cust.currency,
