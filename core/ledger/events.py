@@ -26,7 +26,8 @@ from core.ledger.accounts import Chart, chart
 from core.ledger.posting import Draft, post, post_many
 from core.ledger.recognition import new_schedules
 from core.models import (
-    CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment, Product, Refund, RevenueSchedule, WalletEntry,
+    CreditNote, CreditNoteLine, Invoice, InvoiceLine, JournalEntry, Payment, Product, Refund, RevenueSchedule,
+    WalletEntry,
 )
 from core.money import ZERO, round_money
 
@@ -253,17 +254,27 @@ def credit_note_entry(session: Session, note: CreditNote, inv: Invoice, *, poste
     post(session, d, posted_by=posted_by)
 
 
-def refund_entry(session: Session, refund: Refund, *, posted_by: str, entity_id: int,
-                 provider: str = "") -> None:
-    """A refund paid out: Refunds Payable against Cash (or the gateway's clearing account)."""
+def refund_entry(session: Session, refund: Refund, *, posted_by: str, entity_id: int | None = None,
+                 provider: str = "", undo: bool = False) -> None:
+    """A refund paid out: Refunds Payable against Cash (or the gateway's clearing account) — or, ``undo``, a
+    refund that had succeeded and then failed at the provider: the money is owed to the customer again."""
+    from core.models import Customer, utcnow
+
     accounts = chart(session)
-    d = Draft(entity_id=entity_id, entry_date=(refund.created_at.date() if refund.created_at else date.today()),
-              memo=f"Refund #{refund.id} paid out", source_type="refund", source_id=refund.id,
-              source_key=f"refund:{refund.id}")
-    d.debit(accounts.key("refunds_payable"), refund.currency, refund.amount, description=f"Refund #{refund.id}",
+    if entity_id is None:
+        entity_id = session.get(Customer, refund.customer_id).entity_id
+    n = len(session.exec(select(JournalEntry.id).where(JournalEntry.source_type == "refund",
+                                                       JournalEntry.source_id == refund.id)).all())
+    d = Draft(entity_id=entity_id, entry_date=utcnow().date(),
+              memo=f"Refund #{refund.id} " + ("failed after it was paid out" if undo else "paid out"),
+              source_type="refund", source_id=refund.id, source_key=f"refund:{refund.id}:{n}")
+    paid = accounts.key("gateway_clearing" if provider else "cash")
+    owed = accounts.key("refunds_payable")
+    debit, credit = (paid, owed) if undo else (owed, paid)
+    d.debit(debit, refund.currency, refund.amount, description=f"Refund #{refund.id} ({refund.method})",
             customer_id=refund.customer_id)
-    d.credit(accounts.key("gateway_clearing" if provider else "cash"), refund.currency, refund.amount,
-             description=f"Refund #{refund.id} ({refund.method})", customer_id=refund.customer_id)
+    d.credit(credit, refund.currency, refund.amount, description=f"Refund #{refund.id} ({refund.method})",
+             customer_id=refund.customer_id)
     post(session, d, posted_by=posted_by)
 
 
