@@ -43,6 +43,8 @@ def create_product(session: Session, actor: Actor, *, sku: str, name: str, unit_
                             "accounts (add it on the Accounting page first, or leave it empty for the default)")
         elif acc.kind != "income" or not acc.active:
             problems.append(f"revenue account: {acc.code} {acc.name} is not an active income account")
+        elif session.exec(select(Account.id).where(Account.parent_id == acc.id)).first() is not None:
+            problems.append(f"revenue account: {acc.code} {acc.name} has sub-accounts; choose one of them")
     if recognition_method not in RECOGNITION_METHODS:
         problems.append(f"recognition method: choose {' or '.join(RECOGNITION_METHODS)}")
     if session.exec(select(Product).where(Product.sku == sku)).first():

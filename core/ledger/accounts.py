@@ -169,6 +169,8 @@ def set_product_account(session: Session, actor: Actor, product_id: int, code: s
             raise UserError(f"revenue account: {acc.code} {acc.name} is not an income account")
         if not acc.active:
             raise UserError(f"revenue account: {acc.code} {acc.name} is inactive")
+        if session.exec(select(Account.id).where(Account.parent_id == acc.id)).first() is not None:
+            raise UserError(f"revenue account: {acc.code} {acc.name} has sub-accounts; choose one of them")
     before = product.gl_account
     product.gl_account = code
     session.add(product)

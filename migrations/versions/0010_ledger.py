@@ -3,7 +3,7 @@ the schema; on PostgreSQL every entry must balance per currency at commit), reve
 account mappings; the sellers' closed-books date
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-28 14:06:13.145928
 """
 from alembic import op
@@ -12,7 +12,7 @@ import sqlmodel
 
 
 revision = '0010'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
