@@ -72,6 +72,8 @@ PAGES = [
     ("Billing", "invoices", "Invoices", "receipt_long", "invoices:read"),
     ("Billing", "plans", "Plans", "bookmarks", "catalog:read"),
     ("Billing", "payments", "Payments", "payments", "invoices:read"),
+    ("Accounting", "ledger", "Accounting", "account_balance_wallet", "accounting:read"),
+    ("Accounting", "accounting_reports", "Financial reports", "finance", "accounting:read"),
     ("Setup", "products", "Products", "inventory_2", "catalog:read"),
     ("Setup", "metrics", "Billable metrics", "functions", "metrics:read"),
     ("Setup", "alerts", "Usage alerts", "notifications", "metrics:read"),
@@ -96,7 +98,7 @@ def pay_page():  # noqa: ANN201 - st.Page
 
 def navigation(actor) -> None:
     sections: dict[str, list] = {"Pilot": [page("home", "Overview", "dashboard", default=True)], "Billing": [],
-                                 "Setup": []}
+                                 "Accounting": [], "Setup": []}
     for section, name, title, icon, permission in PAGES:
         if actor.can(permission):  # a page the role may not use is not in the navigation at all
             sections[section].append(page(name, title, icon))

@@ -10,6 +10,7 @@
     python -m cli sync-sources                       (cron: pull new usage from the customers' databases)
     python -m cli check-alerts [--date 2026-10-20]     (cron: usage alerts, emailed once per period)
     python -m cli renew-contracts [--date 2027-01-01]  (cron: renews or ends contracts whose term is over)
+    python -m cli recognise-revenue [--through 2026-10-31]  (cron: post the revenue due; default: through yesterday)
     python -m cli import-contracts PATH [--dry-run]   (a .json/.xlsx file or a folder of them; docs/contracts-json.md)
     python -m cli export-contracts FILE               (.json or .xlsx)
 
@@ -146,6 +147,35 @@ def cmd_check_alerts(session, args) -> str:
     return check_alerts(session, CLI_ACTOR, on=on).summary()
 
 
+def cmd_recognise_revenue(session, args) -> str:
+    from datetime import timedelta
+
+    from core.ledger.recognition import recognise
+    from core.money import format_money
+
+    if args.through:
+        try:
+            through = date.fromisoformat(args.through)
+        except ValueError:
+            raise UserError(f"--through: '{args.through}' is not a date; give YYYY-MM-DD") from None
+    else:
+        through = date.today() - timedelta(days=1)
+    run = recognise(session, CLI_ACTOR, through=through)
+    head = f"revenue recognised through {through:%-d %b %Y}: "
+    if not run.entries and not run.unbilled_accruals:
+        return head + "nothing was due (everything up to that day is already recognised)"
+    parts = []
+    if run.entries:
+        amounts = ", ".join(format_money(v, c) for c, v in sorted(run.amounts.items()))
+        parts.append(f"{run.rows} schedule period{'s' if run.rows != 1 else ''} in {run.entries} "
+                     f"journal entr{'ies' if run.entries != 1 else 'y'} ({amounts}) moved from Deferred Revenue "
+                     "to revenue")
+    if run.unbilled_accruals:
+        parts.append(f"{run.unbilled_accruals} usage accrual{'s' if run.unbilled_accruals != 1 else ''} for draft "
+                     "invoices posted to Unbilled Revenue")
+    return head + "; ".join(parts)
+
+
 def cmd_sync_sources(session, args) -> str:
     from core.sources import run_all_syncs
 
@@ -219,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--to", help="send to these addresses (comma-separated) instead of each customer's own")
     s.set_defaults(func=cmd_email_invoices)
     sub.add_parser("worker", help="run the background worker (emails, PDFs) in the foreground")
+    s = sub.add_parser("recognise-revenue", help="post the deferred revenue due and accrue delivered usage "
+                                                 "(idempotent: what is posted is never posted twice)")
+    s.add_argument("--through", help="YYYY-MM-DD, the last day to recognise (default: yesterday)")
+    s.set_defaults(func=cmd_recognise_revenue)
     s = sub.add_parser("renew-contracts", help="renew (or end) contracts whose term has ended, by their policy")
     s.add_argument("--date", help="YYYY-MM-DD (default: today)")
     s.set_defaults(func=cmd_renew_contracts)

@@ -15,7 +15,7 @@ from core.models import User, utcnow
 
 _hasher = PasswordHasher()
 
-RESOURCES = ("customers", "catalog", "contracts", "usage", "metrics", "invoices", "users", "audit")
+RESOURCES = ("customers", "catalog", "contracts", "usage", "metrics", "invoices", "accounting", "users", "audit")
 ACTIONS = ("read", "write", "delete", "approve")
 
 
@@ -26,7 +26,8 @@ def _all(*actions: str, resources=RESOURCES) -> frozenset[str]:
 ROLES: dict[str, frozenset[str]] = {
     "admin": _all(*ACTIONS),
     "finance": _all("read") | _all("write", "delete", resources=("customers", "catalog", "contracts", "usage",
-                                                                 "metrics", "invoices")) | {"invoices:approve"},
+                                                                 "metrics", "invoices", "accounting"))
+               | {"invoices:approve", "accounting:approve"},
     "ops": _all("read", resources=RESOURCES[:-2]) | _all("write", resources=("customers", "usage", "metrics")),
     "sales": _all("read", resources=RESOURCES[:-2]) | _all("write", resources=("customers", "contracts")),
     "viewer": _all("read", resources=RESOURCES[:-2]),

@@ -13,11 +13,13 @@ from core.models import BusinessEntity, Product
 KINDS = {"time": "Time-based (seats, platform fee)", "usage": "Usage-based (metered)"}
 REVENUE_POLICIES = {"immediate": "Recognised when invoiced", "deferred": "Deferred, recognised over the service period",
                     "unbilled": "Recognised as delivered (usage), before it is invoiced"}
+RECOGNITION_METHODS = {"days": "Equally by days", "months": "Equally by month"}  # how deferred revenue is spread
 
 
 def create_product(session: Session, actor: Actor, *, sku: str, name: str, unit_name: str = "unit",
                    kind: str = "usage", parent_sku: str | None = None, is_addon: bool = False,
-                   revenue_policy: str = "immediate", gl_account: str = "") -> Product:
+                   revenue_policy: str = "immediate", gl_account: str = "",
+                   recognition_method: str = "days") -> Product:
     """A product; with ``parent_sku`` a sub-product or (``is_addon``) an add-on, shown under its parent."""
     require(actor, "catalog:write")
     sku = (sku or "").strip().upper()
@@ -32,8 +34,19 @@ def create_product(session: Session, actor: Actor, *, sku: str, name: str, unit_
         problems.append(f"revenue recognition: choose one of {', '.join(REVENUE_POLICIES)}")
     if is_addon and not parent_sku:
         problems.append("parent: an add-on is sold on top of a parent product; choose the parent")
-    if gl_account and not re.fullmatch(r"[A-Za-z0-9.\-:]{1,40}", gl_account.strip()):
-        problems.append("GL account: letters, digits, '.', '-' or ':' (for example 4000 or 4000-01)")
+    if gl_account and gl_account.strip():
+        from core.models import Account
+
+        acc = session.exec(select(Account).where(Account.code == gl_account.strip())).first()
+        if acc is None:
+            problems.append(f"revenue account: there is no account with code {gl_account.strip()} in the chart of "
+                            "accounts (add it on the Accounting page first, or leave it empty for the default)")
+        elif acc.kind != "income" or not acc.active:
+            problems.append(f"revenue account: {acc.code} {acc.name} is not an active income account")
+        elif session.exec(select(Account.id).where(Account.parent_id == acc.id)).first() is not None:
+            problems.append(f"revenue account: {acc.code} {acc.name} has sub-accounts; choose one of them")
+    if recognition_method not in RECOGNITION_METHODS:
+        problems.append(f"recognition method: choose {' or '.join(RECOGNITION_METHODS)}")
     if session.exec(select(Product).where(Product.sku == sku)).first():
         problems.append(f"SKU: a product with SKU '{sku}' already exists")
     parent_id = None
@@ -47,7 +60,7 @@ def create_product(session: Session, actor: Actor, *, sku: str, name: str, unit_
         raise UserError("; ".join(problems))
     product = Product(sku=sku, name=name.strip(), unit_name=(unit_name or "unit").strip(), kind=kind,
                       parent_id=parent_id, is_addon=bool(is_addon), revenue_policy=revenue_policy,
-                      gl_account=(gl_account or "").strip())
+                      gl_account=(gl_account or "").strip(), recognition_method=recognition_method)
     session.add(product)
     session.flush()
     audit.record(session, actor=actor.username, action="product.create", entity_type="product",

@@ -226,6 +226,10 @@ def settle_refund(session: Session, refund: Refund, *, status: str, provider_id:
     refund.failure = (failure or ("" if mapped != "failed" else f"Stripe: refund {status}"))[:500]
     session.add(refund)
     session.flush()
+    if (before == "succeeded") != (refund.status == "succeeded"):  # paid out now, or a paid-out refund failed
+        from core.ledger.events import refund_entry
+
+        refund_entry(session, refund, posted_by=actor, provider=PROVIDER, undo=before == "succeeded")
     if before != refund.status or provider_id or refund.status == "failed":
         audit.record(session, actor=actor, action=f"refund.{refund.status}", entity_type="refund",
                      entity_id=refund.id, details={"before": before, "after": refund.status, "amount": refund.amount,

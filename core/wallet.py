@@ -27,6 +27,8 @@ CREDIT_KINDS = {
     "manual": "Manual adjustment",
 }
 USE_KIND = "invoice"
+#: wallet credits that post their own journal entry (payments and credit notes post theirs with the event)
+LEDGER_KINDS = {"prepaid", "grant", "manual"}
 
 
 def _amount(value, code: str) -> Decimal:
@@ -74,6 +76,10 @@ def add_credit(session: Session, actor: Actor, *, customer_id: int, currency: st
                         effective_date=effective_date or utcnow().date(), created_by=actor.username)
     session.add(entry)
     session.flush()
+    if kind in LEDGER_KINDS:
+        from core.ledger.events import wallet_credit_entry
+
+        wallet_credit_entry(session, entry, entity_id=customer.entity_id, posted_by=actor.username)
     audit.record(session, actor=actor.username, action="wallet.credit", entity_type="customer", entity_id=customer.id,
                  details={"entry": entry.id, "currency": code, "amount": value, "kind": kind, "note": note})
     return entry

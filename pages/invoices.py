@@ -33,7 +33,7 @@ from ui.invoice_documents import (
     queue_addressed,
     watch,
 )
-from ui.invoice_money import credit_note_action, history
+from ui.invoice_money import credit_note_action, history, write_off_action
 from ui.state import actor, engine, page_header, run_action, session
 
 me = actor()
@@ -202,7 +202,8 @@ def invoice_detail(inv_id: int) -> None:
         with st.container(horizontal=True, vertical_alignment="center"):
             st.subheader(f"Invoice {inv.number}" if inv.number else f"Draft invoice for {cust.name}", width="content")
             st.badge(STATUS_LABELS.get(inv.status, inv.status),
-                     color={"draft": "gray", "void": "red", "partially_paid": "orange", "paid": "green"}.get(
+                     color={"draft": "gray", "void": "red", "partially_paid": "orange", "paid": "green",
+                            "written_off": "violet"}.get(
                          inv.status, "blue"))
             if late:
                 st.badge("Overdue", color="red")
@@ -237,6 +238,8 @@ def invoice_detail(inv_id: int) -> None:
             if charged := stripe_ui.charge_action(inv, cust, me):
                 flash(charged)
             if done := credit_note_action(inv, me):
+                flash(done)
+            if done := write_off_action(inv, me):
                 flash(done)
             st.caption(f"Approved by {inv.approved_by or 'unknown'} on {inv.approved_at:%-d %b %Y}. An approved invoice "
                        "cannot be changed; corrections are made with a credit note." if inv.approved_at

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.catalog import KINDS, REVENUE_POLICIES, create_product, product_tree
+from core.catalog import KINDS, RECOGNITION_METHODS, REVENUE_POLICIES, create_product, product_tree
+from core.ledger.accounts import accounts
 from ui.state import actor, page_header, run_action, session
 
 me = actor()
@@ -15,12 +16,16 @@ page_header("Products", "What you sell. Contract lines point at a product, so in
 with session() as s:
     tree = [(p.id, p.sku, p.name, p.unit_name, p.kind, p.is_addon, p.revenue_policy, p.gl_account, depth)
             for p, depth in product_tree(s)]
+    chart_ = accounts(s, include_inactive=False)
+    headers = {a.parent_id for a in chart_ if a.parent_id}  # accounts with sub-accounts take no postings
+    income = {a.code: f"{a.code} {a.name}" for a in chart_ if a.kind == "income" and a.id not in headers}
 parents = {sku: name for _, sku, name, *_rest, depth in tree if depth == 0}
 
 st.dataframe(pd.DataFrame([{
     "SKU": sku, "Product": ("    ↳ " if depth else "") + name,
     "Type": "Add-on" if addon else ("Sub-product" if depth else KINDS[kind].split(" (")[0]),
-    "Unit": unit, "Revenue": REVENUE_POLICIES.get(policy, policy), "GL account": gl or "default revenue"}
+    "Unit": unit, "Revenue": REVENUE_POLICIES.get(policy, policy),
+    "Revenue account": income.get(gl, gl) if gl else "default (Sales and Services Revenue)"}
     for _, sku, name, unit, kind, addon, policy, gl, depth in tree]), hide_index=True, width="stretch")
 
 if me.can("catalog:write"):
@@ -37,8 +42,15 @@ if me.can("catalog:write"):
         addon = g.checkbox("Sold as an add-on to the parent", help="Add-ons are shown indented under the parent.")
         h, i = st.columns(2)
         policy = h.selectbox("Revenue recognition", list(REVENUE_POLICIES), format_func=REVENUE_POLICIES.__getitem__)
-        gl = i.text_input("GL revenue account (optional)", placeholder="for example 4000")
+        gl = i.selectbox("Revenue account", [""] + list(income),
+                         format_func=lambda k: income.get(k, "Default: Sales and Services Revenue"),
+                         help="Income accounts of the chart (Accounting page). Where this product's revenue is booked.")
+        method = st.radio("Deferred revenue is spread", list(RECOGNITION_METHODS), horizontal=True,
+                          format_func=RECOGNITION_METHODS.__getitem__,
+                          help="Only for deferred products: by days gives each month its share of the days; by "
+                               "month gives whole months equal amounts. The last period takes the rounding.")
         if st.form_submit_button("Add product", type="primary"):
             if run_action(create_product, me, sku=sku, name=name, unit_name=unit, kind=kind, parent_sku=parent or None,
-                          is_addon=addon, revenue_policy=policy, gl_account=gl, success=f"Product {sku} added"):
+                          is_addon=addon, revenue_policy=policy, gl_account=gl, recognition_method=method,
+                          success=f"Product {sku} added"):
                 st.rerun()

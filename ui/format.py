@@ -7,8 +7,7 @@ from decimal import Decimal
 from core.billing.periods import format_period, inclusive_end
 from core.money import format_money, format_number
 
-STATUS_LABELS = {"draft": "Draft", "approved": "Approved", "partially_paid": "Partially paid", "paid": "Paid",
-                 "void": "Void"}
+from core.invoicing.settlement import STATUS_LABELS  # noqa: F401  (one list of labels)
 
 
 def money(amount: Decimal, currency: str) -> str:

@@ -80,3 +80,22 @@ def credit_note_action(inv: Invoice, me) -> str | None:  # noqa: ANN001 - Actor
                         + (f" {sent}" if sent else " Pay it back, then mark it paid out under Refunds on the "
                                                    "Payments page." if note.refunded else ""))
     return None
+
+
+def write_off_action(inv: Invoice, me) -> str | None:  # noqa: ANN001 - Actor
+    """The 'Write off' popover (bad debt); returns a message to flash when the invoice was written off."""
+    from core.invoicing.settlement import due
+    from core.invoicing.write_offs import write_off
+
+    if inv.status not in ("approved", "partially_paid") or due(inv) <= 0 or not me.can("invoices:approve"):
+        return None
+    with st.popover("Write off", icon=":material/money_off:"):
+        st.caption(f"When {money(due(inv), inv.currency)} still due will not be collected: the invoice is marked "
+                   "written off, nothing is due on it any more, and the ledger books the amount as bad debt. "
+                   "The customer is not credited — use a credit note for that.")
+        reason = st.text_input("Reason", key=f"wo_reason_{inv.id}", placeholder="Customer insolvent")
+        if st.button("Write off the amount due", type="primary", key=f"wo_do_{inv.id}"):
+            done = run_action(write_off, me, inv.id, reason=reason)
+            if done is not None:
+                return f"Invoice {done.number}: {money(done.amount_written_off, done.currency)} written off as bad debt."
+    return None

@@ -15,7 +15,7 @@ from sqlmodel import Session, func, select
 from core.billing.periods import add_months, format_period, month_period
 from core.models import Contract, ContractLine, Customer, Invoice, UsageEvent
 
-APPROVED_STATES = ("approved", "partially_paid", "paid")
+APPROVED_STATES = ("approved", "partially_paid", "paid", "written_off")
 
 
 def billing_month(today: date | None = None) -> tuple[date, date]:

@@ -195,6 +195,12 @@ def issue_credit_note(session: Session, actor: Actor, invoice_id: int, *, reason
     inv.status = settlement.derive_status(inv)
     session.add_all([inv, note, *refunds])
     session.flush()
+    from core.ledger.events import credit_note_entry, refund_entry
+
+    credit_note_entry(session, note, inv, posted_by=actor.username)
+    for refund in refunds:
+        if refund.status == "succeeded":  # paid back by hand at once (cash, cheque, transfer)
+            refund_entry(session, refund, posted_by=actor.username, entity_id=inv.entity_id)
     audit.record(session, actor=actor.username, action="credit_note.issue", entity_type="invoice", entity_id=inv.id,
                  details={"credit_note": note.number, "total": total, "reason": reason, "applied": applied,
                           "to_wallet": note.to_wallet, "refunded": note.refunded, "before": before,
@@ -315,6 +321,9 @@ def mark_refund_paid_out(session: Session, actor: Actor, refund_id: int, *, refe
     refund.failure = ""
     session.add(refund)
     session.flush()
+    from core.ledger.events import refund_entry
+
+    refund_entry(session, refund, posted_by=actor.username)  # paid by hand: from Cash
     audit.record(session, actor=actor.username, action="refund.paid_out", entity_type="refund", entity_id=refund.id,
                  details={"before": before, "amount": refund.amount, "currency": refund.currency,
                           "method": refund.method, "reference": reference, "paid_on": paid_on,

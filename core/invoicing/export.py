@@ -22,8 +22,7 @@ from core.models import Customer, Invoice, InvoiceLine
 from core.invoicing.service import amount_due
 from core.money import ZERO, currency, round_money
 
-STATUS_LABELS = {"draft": "Draft", "approved": "Approved", "partially_paid": "Partially paid", "paid": "Paid",
-                 "void": "Void"}
+from core.invoicing.settlement import STATUS_LABELS  # noqa: E402  (one list of labels)
 DATE_FORMAT = "d mmm yyyy"
 HEADER_FILL = PatternFill("solid", fgColor="E8EEF7")
 BOLD = Font(bold=True)

@@ -138,6 +138,9 @@ def record_payment(session: Session, actor: Actor, *, customer_id: int, currency
                                                + (f" ({reference})" if reference else ""),
                           effective_date=received_on)
     session.flush()
+    from core.ledger.events import payment_entry
+
+    payment_entry(session, payment, plan, posted_by=actor.username)
     audit.record(session, actor=actor.username, action="payment.record", entity_type="payment", entity_id=payment.id,
                  details={"customer": cust.external_id, "amount": total, "currency": code, "method": method,
                           "reference": reference, "allocations": changes, "to_wallet": payment.unallocated})

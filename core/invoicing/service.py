@@ -643,6 +643,9 @@ def delete_draft(session: Session, actor: Actor, invoice_id: int) -> None:
     inv = get_invoice(session, invoice_id)
     if inv.status not in EDITABLE:
         raise UserError(f"invoice {inv.number} is {inv.status}; only drafts can be deleted")
+    from core.ledger.events import release_draft
+
+    release_draft(session, inv, posted_by=actor.username)  # usage revenue accrued for it, if any
     session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == inv.id))
     session.delete(inv)
     session.flush()
@@ -760,6 +763,9 @@ def approve_invoices(session: Session, actor: Actor, invoice_ids: list[int]) -> 
         log.append(dict(actor=actor.username, action="invoice.approve", entity_type="invoice", entity_id=inv.id,
                         details={"number": inv.number, "total": inv.total, "currency": inv.currency,
                                  "before": "draft", "after": "approved"}))
+    from core.ledger.events import approval_entries
+
+    approval_entries(session, [found[i] for i in order], posted_by=actor.username)
     audit.record_many(session, log)
     return [found[i] for i in order]
 

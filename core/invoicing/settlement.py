@@ -6,7 +6,8 @@ Spec section 5, the rules:
 - Status is derived from the amounts, never set by hand: an approved invoice with nothing paid or credited is
   ``approved``; with part of it settled ``partially_paid``; with nothing left due ``paid``; and ``void`` only when
   credit notes cover its full amount. "Overdue" is derived on display (due date passed, amount due > 0).
-- Amount due = total − prepaid credit applied at approval − payments allocated − credit notes.
+- Amount due = total − prepaid credit applied at approval − payments allocated − credit notes − written off.
+- Writing off what is left due (uncollectible) makes the invoice ``written_off`` (bad debt in the ledger).
 - A payment may settle several invoices; each allocation is at most what the invoice still owes; unallocated
   money goes to the customer's wallet (kind ``payment``). $1,500 split $1,000 / $500 over invoices of $1,000 and
   $800 → paid, and partially paid with $300 due.
@@ -30,13 +31,16 @@ from core.models import Invoice, Payment, PaymentAllocation, Refund
 from core.money import ZERO
 
 SETTLED_STATUSES = ("approved", "partially_paid", "paid")  # what payments and credit notes may touch
+STATUS_LABELS = {"draft": "Draft", "approved": "Approved", "partially_paid": "Partially paid", "paid": "Paid",
+                 "void": "Void", "written_off": "Written off"}
 
 
 def due(inv: Invoice) -> Decimal:
     """What the customer still owes on ``inv`` (nothing once void)."""
     if inv.status == "void":
         return ZERO
-    return inv.total - inv.credits_applied - inv.amount_paid - (inv.amount_credited or ZERO)
+    return (inv.total - inv.credits_applied - inv.amount_paid - (inv.amount_credited or ZERO)
+            - (inv.amount_written_off or ZERO))
 
 
 def derive_status(inv: Invoice) -> str:
@@ -44,6 +48,8 @@ def derive_status(inv: Invoice) -> str:
         return "draft"
     if inv.total > 0 and (inv.amount_credited or ZERO) >= inv.total:
         return "void"
+    if (inv.amount_written_off or ZERO) > 0 and due(inv) <= 0:
+        return "written_off"
     if due(inv) <= 0:
         return "paid"
     if inv.amount_paid > 0 or (inv.amount_credited or ZERO) > 0 or inv.credits_applied > 0:

@@ -13,3 +13,6 @@ from core.models.documents import DocumentTemplate, EmailLog  # noqa: F401
 from core.models.payments import (  # noqa: F401
     CreditNote, CreditNoteLine, Payment, PaymentAllocation, ProviderEvent, Refund,
 )
+from core.models.ledger import (  # noqa: F401
+    Account, ErpAccountMap, JournalEntry, JournalLine, RevenueSchedule, RevenueScheduleRow,
+)

@@ -19,6 +19,7 @@ class Product(SQLModel, table=True):
     is_addon: bool = Field(default=False)  # an add-on sold on top of its parent (shown indented under it)
     revenue_policy: str = Field(default="immediate", max_length=12)  # immediate | deferred | unbilled
     gl_account: str = Field(default="", max_length=40)  # revenue account code; empty = the default revenue account
+    recognition_method: str = Field(default="days", max_length=10)  # deferred revenue: days | months
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 

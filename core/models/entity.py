@@ -1,3 +1,4 @@
+from datetime import date
 
 from pydantic import NaiveDatetime
 from sqlalchemy import Column, Text
@@ -26,4 +27,6 @@ class BusinessEntity(SQLModel, table=True):
     next_invoice_number: int = Field(default=1)
     credit_note_prefix: str = Field(default="CN-", max_length=20)
     next_credit_note_number: int = Field(default=1)
+    # the books are closed through this day: nothing may post on or before it (None: all periods open)
+    books_closed_through: date | None = None
     created_at: NaiveDatetime = Field(default_factory=utcnow)

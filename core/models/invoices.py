@@ -23,7 +23,7 @@ class Invoice(SQLModel, table=True):
     contract_id: int | None = Field(default=None, foreign_key="contract.id", index=True)
     run_key: str | None = Field(default=None, max_length=40)  # "contract:12" | "customer:7"; None: one-off
     number: str | None = Field(default=None, max_length=40)
-    status: str = Field(default="draft", max_length=20, index=True)  # draft | approved | partially_paid | paid | void
+    status: str = Field(default="draft", max_length=20, index=True)  # draft | approved | partially_paid | paid | void | written_off
     currency: str = Field(max_length=3)
     period_start: date
     period_end: date  # exclusive
@@ -35,6 +35,7 @@ class Invoice(SQLModel, table=True):
     amount_paid: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))
     credits_applied: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))  # wallet, after tax
     amount_credited: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))  # by credit notes
+    amount_written_off: Decimal = Field(default=Decimal(0), sa_column=money_column(default=0))  # bad debt
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     approved_at: NaiveDatetime | None = None
     approved_by: str | None = Field(default=None, max_length=100)
