@@ -13,6 +13,9 @@
     python -m cli recognise-revenue [--through 2026-10-31]  (cron: post the revenue due; default: through yesterday)
     python -m cli import-contracts PATH [--dry-run]   (a .json/.xlsx file or a folder of them; docs/contracts-json.md)
     python -m cli export-contracts FILE               (.json or .xlsx)
+    python -m cli dunning-run [--on 2026-11-05]       (cron, daily: the reminders due; at most one per invoice a day)
+    python -m cli deliver-webhooks [--timeout 10]     (cron, every minute: send the webhook events due, with retries)
+    python -m cli aging-report [--on 2026-11-30] [--segment NAME] [--out aging.xlsx]  (cron, month end: the aging)
 
 DATABASE_URL selects the database (default: data/countinghouse.db). Every command upgrades the schema
 first, runs as one transaction (all or nothing) and is written to the audit log as the user 'cli'.
@@ -140,11 +143,31 @@ def cmd_renew_contracts(session, args) -> str:
     return renew_due_contracts(session, CLI_ACTOR, on=on).summary()
 
 
+def cmd_portal_link(session, args) -> str:
+    from sqlmodel import select
+
+    from core.models import Customer
+    from core.portal import create_link
+
+    cust = session.exec(select(Customer).where(Customer.external_id == args.customer)).first()
+    if cust is None:
+        raise UserError(f"customer: there is no customer with the id '{args.customer}'")
+    link = create_link(session, CLI_ACTOR, cust.id, days=args.days)
+    return f"{link.url or link.token}\n(valid until {link.expires:%Y-%m-%d %H:%M} UTC; it is not stored)"
+
+
 def cmd_check_alerts(session, args) -> str:
     from core.metering.alerts import check_alerts
 
     on = date.fromisoformat(args.date) if args.date else date.today()
     return check_alerts(session, CLI_ACTOR, on=on).summary()
+
+
+def cmd_check_entitlements(session, args) -> str:
+    from core.entitlements.monitor import record_exhaustions
+
+    on = date.fromisoformat(args.date) if args.date else date.today()
+    return record_exhaustions(session, CLI_ACTOR, on=on).summary()
 
 
 def cmd_recognise_revenue(session, args) -> str:
@@ -192,6 +215,61 @@ def cmd_email_invoices(session, args) -> str:
     sent = sum(1 for row in logs if row.status == "sent")
     failed = [f"#{row.invoice_id}: {row.error}" for row in logs if row.status != "sent"]
     return f"{sent} of {len(logs)} emails sent" + (f"; failed: {'; '.join(failed)}" if failed else "")
+
+
+def cmd_deliver_webhooks(session, args) -> str:
+    from core.webhooks.delivery import deliver_due
+
+    return deliver_due(session, timeout=args.timeout).summary()
+
+
+def cmd_dunning_run(session, args) -> str:
+    from core import jobs
+    from core.db import database_url
+    from core.models import EmailLog
+    from core.receivables.dunning import run_dunning
+
+    try:
+        on = date.fromisoformat(args.on) if args.on else date.today()
+    except ValueError:
+        raise UserError(f"--on: '{args.on}' is not a date; give YYYY-MM-DD") from None
+    result = run_dunning(session, CLI_ACTOR, on=on)  # commits per invoice
+    for line in result.lines:
+        print(line)
+    if not result.queued:
+        return result.summary()
+    jobs.deliver_emails.call_local(result.queued, database_url())  # sent now, each in its own transaction
+    session.expire_all()
+    statuses = [session.get(EmailLog, i).status for i in result.queued]
+    errors: dict[str, int] = {}
+    for i, st in zip(result.queued, statuses):
+        if st == "failed":
+            errors[session.get(EmailLog, i).error] = errors.get(session.get(EmailLog, i).error, 0) + 1
+    return (f"{result.summary()}; {statuses.count('sent')} sent"
+            + "".join(f"; {n} failed: {error}" for error, n in errors.items()))
+
+
+def cmd_aging_report(session, args) -> str:
+    from pathlib import Path
+
+    from core.ledger.exports import to_csv, to_xlsx
+    from core.receivables.aging import aging_report
+    from core.receivables.segments import customer_ids_select, list_segments
+
+    try:
+        on = date.fromisoformat(args.on) if args.on else date.today()
+    except ValueError:
+        raise UserError(f"--on: '{args.on}' is not a date; give YYYY-MM-DD") from None
+    ids, scope = None, ""
+    if args.segment:
+        found = [g for g in list_segments(session) if g.name.lower() == args.segment.strip().lower()]
+        if not found:
+            raise UserError(f"--segment: there is no segment called '{args.segment}'")
+        ids, scope = customer_ids_select(session, found[0].id, on), f"segment {found[0].name}"
+    report = aging_report(session, on=on, currency=args.currency, customer_ids=ids, scope=scope)
+    out = Path(args.out or f"{report.name}.xlsx")
+    out.write_bytes(to_csv(report) if out.suffix.lower() == ".csv" else to_xlsx(report))
+    return f"receivables aging as of {on}: {len(report.rows)} customer rows written to {out}"
 
 
 def run_worker() -> int:
@@ -244,6 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("check-alerts", help="fire usage alerts whose threshold is passed this month (once each)")
     s.add_argument("--date", help="YYYY-MM-DD (default: today)")
     s.set_defaults(func=cmd_check_alerts)
+    s = sub.add_parser("check-entitlements", help="record entitlements whose limit is passed this period (once each; "
+                                                  "sends entitlement.exhausted webhooks)")
+    s.add_argument("--date", help="YYYY-MM-DD (default: today)")
+    s.set_defaults(func=cmd_check_entitlements)
     s = sub.add_parser("email-invoices", help="email approved invoices to their customers, PDF attached (logged)")
     s.add_argument("--ids", type=int, nargs="+", required=True)
     s.add_argument("--to", help="send to these addresses (comma-separated) instead of each customer's own")
@@ -253,9 +335,27 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "(idempotent: what is posted is never posted twice)")
     s.add_argument("--through", help="YYYY-MM-DD, the last day to recognise (default: yesterday)")
     s.set_defaults(func=cmd_recognise_revenue)
+    s = sub.add_parser("deliver-webhooks", help="send the webhook events that are due (new ones and retries); "
+                                                "each delivery is committed on its own")
+    s.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each endpoint (default 10)")
+    s.set_defaults(func=cmd_deliver_webhooks)
+    s = sub.add_parser("dunning-run", help="send the dunning reminders due (idempotent: at most one reminder per "
+                                           "invoice per day)")
+    s.add_argument("--on", help="YYYY-MM-DD, the day to run for (default: today)")
+    s.set_defaults(func=cmd_dunning_run)
     s = sub.add_parser("renew-contracts", help="renew (or end) contracts whose term has ended, by their policy")
     s.add_argument("--date", help="YYYY-MM-DD (default: today)")
     s.set_defaults(func=cmd_renew_contracts)
+    s = sub.add_parser("portal-link", help="make a customer portal link (signed, expiring) for one customer")
+    s.add_argument("customer", help="the customer's id (external id)")
+    s.add_argument("--days", type=int, default=30, help="valid for this many days (1-90, default 30)")
+    s.set_defaults(func=cmd_portal_link)
+    s = sub.add_parser("aging-report", help="write the receivables aging by customer (XLSX, or CSV by the file name)")
+    s.add_argument("--on", help="YYYY-MM-DD, the as-of date (default: today)")
+    s.add_argument("--currency", help="one currency only (default: every currency, each with its own totals)")
+    s.add_argument("--segment", help="only the members of this saved segment (its name)")
+    s.add_argument("--out", help="the file to write (default: receivables-aging-<date>.xlsx)")
+    s.set_defaults(func=cmd_aging_report)
     return p
 
 

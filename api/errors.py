@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -14,11 +15,27 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("api")
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_BATCH = 1_000
+
+
+class ErrorField(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    fields: list[ErrorField] | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
 
 
 class ApiError(Exception):
@@ -62,6 +79,22 @@ _MESSAGES = {
 }
 
 
+def _message(e: dict) -> str:
+    kind, ctx = e.get("type", ""), e.get("ctx") or {}
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    if kind == "string_too_short":
+        return "must not be empty" if ctx.get("min_length") == 1 else f"at least {ctx.get('min_length')} characters"
+    if kind == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters"
+    if kind in ("too_long", "too_short"):
+        return e.get("msg", "has the wrong number of items")
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', 'the documented values')}"
+    message = e.get("msg", "is not valid")
+    return message.removeprefix("Value error, ")
+
+
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
     errors = list(exc.errors())
     for e in errors:
@@ -82,7 +115,7 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
     seen = set()
     for e in errors:
         path = field_path(e.get("loc", ()))
-        message = _MESSAGES.get(e.get("type", ""), e.get("msg", "is not valid"))
+        message = _message(e)
         if (path, message) not in seen:
             seen.add((path, message))
             fields.append({"field": path, "message": message})
@@ -92,7 +125,72 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
                                                   "stored", fields)
 
 
+# How the services name fields in their messages ("revenue account: …") -> the API's field names.
+FIELD_ALIASES = {
+    "sku": "sku", "revenue account": "gl_account", "parent": "parent_sku", "event name": "event_name",
+    "unique property": "unique_property", "renewal": "renewal_policy", "source": "source_id",
+    "sql template": "sql_template", "recognition method": "recognition_method",
+    "revenue recognition": "revenue_policy", "quantity": "fixed_quantity", "idempotency-key": "Idempotency-Key",
+    "amount": "amount", "reason": "reason", "excess": "excess", "lines": "lines",
+}
+_FIELD_PREFIX = re.compile(r"^\s*-?\s*([A-Za-z][A-Za-z0-9_\- ]{0,40}?|line \d+|lines\[\d+\][\w.]*):\s+(.+)$", re.S)
+
+
+def user_error_fields(message: str) -> list[dict] | None:
+    """``[{"field", "message"}]`` read from a service's message where it names fields ("name: a name is required;
+    email: 'x' is not an email address"), or None when it names none."""
+    parts = [p for chunk in message.split("\n") for p in chunk.split("; ")]
+    fields = []
+    for part in parts:
+        m = _FIELD_PREFIX.match(part)
+        if not m:
+            continue
+        name = m.group(1).strip()
+        key = name.lower()
+        line = re.fullmatch(r"line (\d+)", key)
+        field = f"lines[{int(line.group(1)) - 1}]" if line else FIELD_ALIASES.get(key, key.replace(" ", "_"))
+        fields.append({"field": field, "message": m.group(2).strip()})
+    return fields or None
+
+
+def user_error_response(exc: Exception) -> JSONResponse:
+    """A core error as the API answers it: NotFound 404, PermissionDenied 403, any other UserError 422 (with the
+    fields its message names). ``IdempotencyMismatch`` is a 422 with code ``idempotency_key_reused``."""
+    from core.errors import NotFound, PermissionDenied
+
+    message = str(exc)
+    if isinstance(exc, NotFound):
+        return error_response(404, "not_found", message)
+    if isinstance(exc, PermissionDenied):
+        return error_response(403, "forbidden", message + " (the API key lacks the scope; an admin can create a key "
+                                                          "with it on the API keys page)")
+    code = "idempotency_key_reused" if type(exc).__name__ == "IdempotencyMismatch" else "invalid_request"
+    if not message.rstrip().endswith("nothing was done)"):
+        message = message.rstrip().rstrip(".") + " — nothing was stored"
+    return error_response(422, code, message, user_error_fields(str(exc)))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the OpenAPI document lists for this path (Starlette's own Allow names only the first route's
+    when several routes share a path)."""
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        table = []
+        for template, ops in request.app.openapi().get("paths", {}).items():
+            pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
+            table.append((pattern, sorted(m.upper() for m in ops if m in ("get", "post", "put", "patch", "delete"))))
+        request.app.state.allowed_methods = table
+    path = request.url.path
+    return next((methods for pattern, methods in table if pattern.match(path)), [])
+
+
 def install_handlers(app: FastAPI) -> None:
+    from core.errors import UserError
+
+    @app.exception_handler(UserError)
+    async def _user_error(_request: Request, exc: UserError) -> JSONResponse:
+        return user_error_response(exc)
+
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
@@ -106,10 +204,15 @@ def install_handlers(app: FastAPI) -> None:
         codes = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed", 413: "payload_too_large"}
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 404:
             message = "there is no such endpoint; see /docs for the list"
-        return error_response(exc.status_code, codes.get(exc.status_code, "error"), message,
-                              headers=getattr(exc, "headers", None))
+        if exc.status_code == 405:
+            allowed = _allowed_methods(_request)
+            if allowed:
+                headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+                message = f"this endpoint answers {', '.join(allowed)}"
+        return error_response(exc.status_code, codes.get(exc.status_code, "error"), message, headers=headers)
 
     @app.exception_handler(Exception)
     async def _crash(_request: Request, exc: Exception) -> JSONResponse:

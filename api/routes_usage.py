@@ -9,12 +9,13 @@ exactly as before. Both paths share :func:`_ingest`, :func:`api.deps.key_actor` 
 """
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import TypeAdapter
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.common import IdempotencyKey, idempotent
 from api.deps import authenticated, bearer, db_session, get_engine, key_actor
 from api.errors import ApiError, ExactJSONRequest, ExactJSONRoute
 from api.schemas import (
@@ -56,12 +57,15 @@ _ERRORS = {
 }
 
 
-def _ingest(session: Session | Connection, actor: ApiKeyActor, events: list[dict]) -> IngestResult:
-    """One transaction: ingest and commit; on a race with a concurrent request, roll back and retry once."""
+def _ingest(session: Session | Connection, actor: ApiKeyActor, events: list[dict], *,
+            commit: bool = True) -> IngestResult:
+    """One transaction: ingest and commit; on a race with a concurrent request, roll back and retry once.
+    ``commit=False``: the caller commits (api.common.idempotent, which stores the answer in the same transaction)."""
     for attempt in (1, 2):
         try:
             result = ingest_events(session, actor, events, source="api")
-            session.commit()
+            if commit:
+                session.commit()
             return result
         except IngestConflict as exc:
             session.rollback()
@@ -80,10 +84,14 @@ def _ingest(session: Session | Connection, actor: ApiKeyActor, events: list[dict
                         422: {"model": ErrorOut, "description": "The event was refused (unknown customer or event "
                                                                 "name, bad timestamp or quantity, …); `fields` says "
                                                                 "why. Nothing was stored."}})
-def post_event(event: EventIn, response: Response, actor: ApiKeyActor = Depends(authenticated("usage:write")),
-               session: Session = Depends(db_session)) -> EventOut:
+def post_event(event: EventIn, request: Request, response: Response,
+               actor: ApiKeyActor = Depends(authenticated("usage:write")), session: Session = Depends(db_session),
+               _key: IdempotencyKey = None) -> EventOut:
     """Store one event: **201** when stored, **200** with `status: duplicate` when its key is already stored,
     **422** with the field at fault when refused."""
+    if request.headers.get("idempotency-key") is not None:  # the answer is stored and replayed (api.common)
+        return idempotent(request, session, actor, event,
+                          lambda: _event_out(_ingest(session, actor, [event.__dict__], commit=False)))
     status, out = _event_out(_ingest(session, actor, [event.__dict__]))
     response.status_code = status
     return out
@@ -102,12 +110,15 @@ def _event_out(result: IngestResult) -> tuple[int, EventOut]:
 
 @router.post("/events/batch", response_model=BatchOut, summary="Send up to 1,000 usage events",
              responses=_ERRORS | {413: {"model": ErrorOut, "description": "A body over 10 MiB: split it."}})
-def post_batch(batch: BatchIn, actor: ApiKeyActor = Depends(authenticated("usage:write")),
-               session: Session = Depends(db_session)) -> BatchOut:
+def post_batch(batch: BatchIn, request: Request, actor: ApiKeyActor = Depends(authenticated("usage:write")),
+               session: Session = Depends(db_session), _key: IdempotencyKey = None) -> BatchOut:
     """Store a batch **per event**: valid events are stored; each invalid event is listed under `rejected`
     (index, key, field, message) and nothing of it is stored; events already stored (or repeated in the batch)
     are listed under `duplicates` and counted once. The answer is **200** whenever the request itself is
     well-formed — check `rejected.count`. Re-sending the whole batch after a timeout is safe."""
+    if request.headers.get("idempotency-key") is not None:  # the answer is stored and replayed (api.common)
+        return idempotent(request, session, actor, batch, lambda: (200, _batch_out(
+            _ingest(session, actor, [e.__dict__ for e in batch.events], commit=False))))
     return _batch_out(_ingest(session, actor, [e.__dict__ for e in batch.events]))
 
 
@@ -145,7 +156,8 @@ def _store(secret: str, events: list[dict]) -> IngestResult:
 
 async def _fast_ingest(request: ExactJSONRequest, events: list[dict] | None) -> IngestResult | None:
     """The events stored, or None to hand the request to FastAPI's handling (no key: it answers 401)."""
-    if events is None or request.app.dependency_overrides:  # overrides (tests): the general path honours them
+    if events is None or request.app.dependency_overrides or "idempotency-key" in request.headers:
+        # overrides (tests) and an Idempotency-Key header: the general path honours them
         return None
     credentials = await bearer(request)
     if credentials is None:

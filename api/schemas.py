@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
-from api.errors import MAX_BATCH
+from api.errors import MAX_BATCH, ErrorDetail, ErrorField, ErrorOut  # noqa: F401 - re-exported
 
 
 class EventIn(BaseModel):
@@ -77,19 +77,6 @@ class Health(BaseModel):
     database: Literal["ok"]
 
 
-class ErrorField(BaseModel):
-    field: str
-    message: str
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    fields: list[ErrorField] | None = None
-
-
-class ErrorOut(BaseModel):
-    error: ErrorDetail
 
 
 # ---- the common case without the models' validation ----------------------------------------------------------

@@ -2,8 +2,9 @@
 
 A key looks like ``ch_live_`` + 32 random URL-safe characters. Its first 12 characters (``prefix``) are kept in
 clear so people can tell keys apart; the rest exists only in the hash. A key acts as an :class:`ApiKeyActor`
-named ``api-key:<name>`` whose permissions are exactly its scopes (``usage:write``, ``usage:read``), so the
-services' ordinary ``require`` checks apply to it unchanged. Creating and revoking a key is audited (the
+named ``api-key:<name>`` whose permissions are exactly its scopes (``<resource>:<action>`` such as
+``usage:write``, ``customers:read`` or ``invoices:approve``; see :data:`SCOPES`), so the services' ordinary
+``require`` checks apply to it unchanged. Creating and revoking a key is audited (the
 secret is never logged).
 """
 from __future__ import annotations
@@ -28,10 +29,46 @@ from core.models.platform import ApiKey
 SECRET_PREFIX = "ch_live_"
 SECRET_RANDOM_CHARS = 32
 PREFIX_LENGTH = 12
-SCOPES: dict[str, str] = {
-    "usage:write": "Send usage events (POST /v1/events, /v1/events/batch)",
-    "usage:read": "Read usage (reserved for the read endpoints)",
+# Scopes are "<resource>:<action>", the permissions of core.auth (a key's actor can() exactly its scopes, so the
+# services' own require() checks apply to it). Resources of the REST API and what each action lets a key do:
+SCOPE_RESOURCES: dict[str, str] = {
+    "customers": "Customers",
+    "catalog": "Products and plans",
+    "contracts": "Contracts",
+    "usage": "Usage events",
+    "metrics": "Billable metrics",
+    "invoices": "Invoices, credit notes and payments",
+    "accounting": "Accounting (ledger)",
+    "receivables": "Receivables (segments, dunning)",
+    "entitlements": "Entitlements",
 }
+_SCOPE_TEXT: dict[str, dict[str, str]] = {
+    "customers": {"read": "List, read and export customers", "write": "Create, update and import customers"},
+    "catalog": {"read": "List and read products and plans", "write": "Create products and plans"},
+    "contracts": {"read": "List and read contracts", "write": "Create, activate and amend contracts"},
+    "usage": {"write": "Send usage events (POST /v1/events, /v1/events/batch)",
+              "read": "Read usage (reserved for the read endpoints)"},
+    "metrics": {"read": "List and read billable metrics", "write": "Create billable metrics"},
+    "invoices": {"read": "List and read invoices, credit notes, payments; download PDFs",
+                 "write": "Generate draft invoices, record payments",
+                 "approve": "Approve invoices, issue credit notes, void invoices"},
+    "accounting": {"read": "Read accounting data"},
+    "receivables": {"read": "Read receivables segments"},
+    "entitlements": {"read": "Read and check entitlements"},
+}
+SCOPE_ACTIONS = ("read", "write", "delete", "approve")
+SCOPES: dict[str, str] = {
+    f"{resource}:{action}": _SCOPE_TEXT.get(resource, {}).get(action, f"{action.capitalize()} {label.lower()}")
+    for resource, label in SCOPE_RESOURCES.items() for action in SCOPE_ACTIONS
+}
+
+
+def scopes_by_resource() -> dict[str, list[str]]:
+    """resource -> its scopes, in SCOPE_ACTIONS order (for a form that groups them)."""
+    out: dict[str, list[str]] = {}
+    for scope in SCOPES:
+        out.setdefault(scope.partition(":")[0], []).append(scope)
+    return out
 LAST_USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often (not once per request)
 MAX_NAME_LENGTH = ApiKey.__table__.c.name.type.length or 100
 
@@ -65,10 +102,12 @@ def _new_secret() -> str:
 def _clean_scopes(scopes) -> list[str]:
     chosen = sorted({str(s).strip() for s in scopes or [] if str(s).strip()})
     if not chosen:
-        raise UserError(f"choose at least one scope: {', '.join(SCOPES)}")
+        raise UserError("choose at least one scope, for example usage:write or customers:read")
     unknown = [s for s in chosen if s not in SCOPES]
     if unknown:
-        raise UserError(f"unknown scope {', '.join(repr(s) for s in unknown)}; choose from {', '.join(SCOPES)}")
+        raise UserError(f"unknown scope {', '.join(repr(s) for s in unknown)}; a scope is <resource>:<action> with "
+                        f"a resource among {', '.join(SCOPE_RESOURCES)} and an action among "
+                        f"{', '.join(SCOPE_ACTIONS)} (for example customers:read)")
     return chosen
 
 

@@ -2,6 +2,8 @@
 so an action and its audit entry are written together or not at all."""
 from __future__ import annotations
 
+import json
+
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -46,14 +48,47 @@ def record_many(session: Session, entries: list[dict]) -> int:
     return len(rows)
 
 
-def recent(session: Session, *, limit: int = 200, action: str | None = None,
-           actor: str | None = None) -> list[AuditLog]:
+def recent(session: Session, *, limit: int = 200, action: str | None = None, actor: str | None = None,
+           start=None, end=None, entity_type: str | None = None, entity_id: str | None = None,  # noqa: ANN001
+           ) -> list[AuditLog]:
+    """The newest entries matching every filter given: ``start``/``end`` are dates (UTC days, both included)."""
+    from datetime import datetime, time, timedelta
+
     q = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
     if action:
         q = q.where(AuditLog.action == action)
     if actor:
         q = q.where(AuditLog.actor == actor)
+    if start:
+        q = q.where(AuditLog.at >= datetime.combine(start, time(0)))
+    if end:
+        q = q.where(AuditLog.at < datetime.combine(end + timedelta(days=1), time(0)))
+    if entity_type:
+        q = q.where(AuditLog.entity_type == entity_type)
+    if entity_id:
+        q = q.where(AuditLog.entity_id == str(entity_id).strip())
     return list(session.exec(q))
+
+
+def export(session: Session, actor, rows: list[AuditLog], *, filters: str):  # noqa: ANN001, ANN201 - Report
+    """The entries shown, as a report for XLSX/CSV — itself audited (the log says who took a copy of it)."""
+    from core.auth import require
+    from core.ledger.exports import Column, Report
+
+    require(actor, "audit:read")
+    report = Report("Audit log", filters or "all entries",
+                    [Column("When (UTC)", "text", 18), Column("Who", "text", 16), Column("Action", "text", 24),
+                     Column("Record", "text", 16), Column("Record id", "text", 10), Column("Details", "text", 80)],
+                    [[e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.entity_type, e.entity_id,
+                      json.dumps(e.details, ensure_ascii=False, sort_keys=True)] for e in rows],
+                    ["USD"] * len(rows), "audit-log")
+    record(session, actor=actor.username, action="audit.export", entity_type="audit_log",
+           details={"entries": len(rows), "filters": filters})
+    return report
+
+
+def entity_types(session: Session) -> list[str]:
+    return list(session.exec(select(AuditLog.entity_type).distinct().order_by(AuditLog.entity_type)))
 
 
 def filter_choices(session: Session) -> tuple[list[str], list[str]]:

@@ -15,7 +15,8 @@ from core.models import User, utcnow
 
 _hasher = PasswordHasher()
 
-RESOURCES = ("customers", "catalog", "contracts", "usage", "metrics", "invoices", "accounting", "users", "audit")
+RESOURCES = ("customers", "catalog", "contracts", "usage", "metrics", "invoices", "accounting", "receivables",
+             "entitlements", "analytics", "webhooks", "users", "audit")
 ACTIONS = ("read", "write", "delete", "approve")
 
 
@@ -26,9 +27,11 @@ def _all(*actions: str, resources=RESOURCES) -> frozenset[str]:
 ROLES: dict[str, frozenset[str]] = {
     "admin": _all(*ACTIONS),
     "finance": _all("read") | _all("write", "delete", resources=("customers", "catalog", "contracts", "usage",
-                                                                 "metrics", "invoices", "accounting"))
+                                                                 "metrics", "invoices", "accounting", "receivables",
+                                                                 "entitlements", "webhooks"))
                | {"invoices:approve", "accounting:approve"},
-    "ops": _all("read", resources=RESOURCES[:-2]) | _all("write", resources=("customers", "usage", "metrics")),
+    "ops": _all("read", resources=RESOURCES[:-2]) | _all("write", resources=("customers", "usage", "metrics",
+                                                                              "entitlements")),
     "sales": _all("read", resources=RESOURCES[:-2]) | _all("write", resources=("customers", "contracts")),
     "viewer": _all("read", resources=RESOURCES[:-2]),
 }
@@ -45,15 +48,20 @@ LOCKOUT = timedelta(minutes=5)
 MIN_PASSWORD_LENGTH = 10
 
 
+PERMISSIONS = tuple(f"{r}:{a}" for r in RESOURCES for a in ACTIONS)
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: a signed-in user, an API key or a script (the CLI acts as 'cli' with the admin role)."""
+    """Who is acting: a signed-in user (its role's permissions plus any extra ones an admin granted), an API key
+    or a script (the CLI acts as 'cli' with the admin role)."""
 
     username: str
     role: str
+    grants: frozenset[str] = frozenset()
 
     def can(self, permission: str) -> bool:
-        return permission in ROLES.get(self.role, frozenset())
+        return permission in ROLES.get(self.role, frozenset()) or permission in self.grants
 
 
 SYSTEM = Actor("system", "admin")
@@ -150,7 +158,191 @@ def authenticate(session: Session, *, username: str, password: str) -> Actor:
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     session.add(user)
-    return Actor(user.username, user.role)
+    if user.totp_secret:  # the password was right; the code from the authenticator app comes next
+        raise TwoFactorRequired(_challenge(user.username))
+    return actor_of(user)
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(user.username, user.role, frozenset(user.grants or ()))
+
+
+def actor_for(session: Session, username: str) -> Actor | None:
+    """The actor of a signed-in user as the database has it now — its role and extra permissions changed by an
+    admin count at once — or None when the user was deactivated or removed (the app signs them out)."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    return actor_of(user) if user is not None and user.active else None
+
+
+# --- two-factor sign-in (TOTP) ------------------------------------------------------------------------------
+
+TOTP_ISSUER = "Counting House"
+CHALLENGE_SECONDS = 300
+
+
+class TwoFactorRequired(UserError):
+    """The password was right and the account uses two-factor sign-in: ``challenge`` (signed, 5 minutes) goes
+    with the code to :func:`complete_two_factor`; the password is not kept anywhere meanwhile."""
+
+    def __init__(self, challenge: str) -> None:
+        super().__init__("enter the 6-digit code your authenticator app shows for Counting House")
+        self.challenge = challenge
+
+
+def _challenge_sig(username: str, expires: int) -> str:
+    import hashlib
+    import hmac
+
+    from core.portal_links import secret
+
+    key = hmac.new(secret(), b"two-factor-challenge", hashlib.sha256).digest()
+    return hmac.new(key, f"{username}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def _challenge(username: str) -> str:
+    import time
+
+    expires = int(time.time()) + CHALLENGE_SECONDS
+    return f"{username}:{expires}:{_challenge_sig(username, expires)}"
+
+
+def _totp_step(secret: str, code: str, now: float) -> int | None:
+    """The time step ``code`` is valid for (this one or its neighbours, for clocks a little apart), or None."""
+    import hmac
+
+    import pyotp
+
+    code = "".join((code or "").split())
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    for offset in (0, -1, 1):
+        at = now + offset * totp.interval
+        if hmac.compare_digest(totp.at(at), code):
+            return int(at) // totp.interval
+    return None
+
+
+def complete_two_factor(session: Session, *, challenge: str, code: str, now: float | None = None) -> Actor:
+    """Second step of a sign-in: the code for the challenge :func:`authenticate` gave. A wrong code counts as a
+    failed sign-in (the same lock-out); a code already used is refused. The caller commits even on failure."""
+    import hmac
+    import time
+
+    now = time.time() if now is None else now
+    username, _, rest = (challenge or "").partition(":")
+    expires_s, _, sig = rest.partition(":")
+    if not expires_s.isdigit() or not hmac.compare_digest(_challenge_sig(username, int(expires_s)), sig):
+        raise UserError("this sign-in was interrupted; start again with your username and password")
+    if now > int(expires_s):
+        raise UserError("the sign-in took too long; start again with your username and password")
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.active or not user.totp_secret:
+        raise UserError("start again with your username and password")
+    if user.locked_until and user.locked_until > utcnow():
+        raise UserError("too many failed sign-ins; try again in a few minutes")
+    step = _totp_step(user.totp_secret, code, now)
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = utcnow() + LOCKOUT
+            user.failed_logins = 0
+        session.add(user)
+        raise UserError("that code is not right (or was used already): type the code your app shows now")
+    user.totp_last_step = step
+    user.failed_logins = 0
+    session.add(user)
+    return actor_of(user)
+
+
+def new_totp_secret(username: str) -> tuple[str, str]:
+    """(secret, otpauth URI) to set up an authenticator app; nothing is stored until :func:`enable_totp`."""
+    import pyotp
+
+    secret = pyotp.random_base32()
+    return secret, pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=TOTP_ISSUER)
+
+
+def enable_totp(session: Session, actor: Actor, *, secret: str, code: str, now: float | None = None) -> User:
+    """Turn on two-factor sign-in for the actor's own account, once a code from the app proves it is set up."""
+    import time
+
+    user = session.exec(select(User).where(User.username == actor.username)).first()
+    if user is None:
+        raise UserError("two-factor sign-in is for user accounts")
+    step = _totp_step(secret, code, time.time() if now is None else now)
+    if step is None:
+        raise UserError("code: that is not the code your app shows for this key; check the key and try again")
+    user.totp_secret, user.totp_last_step = secret, step
+    session.add(user)
+    audit.record(session, actor=actor.username, action="user.two_factor", entity_type="user", entity_id=user.id,
+                 details={"before": "off", "after": "on"})
+    return user
+
+
+def disable_totp(session: Session, actor: Actor, *, username: str) -> User:
+    """Turn two-factor sign-in off: for one's own account, or an admin for anyone (a lost phone)."""
+    if username != actor.username:
+        require(actor, "users:write")
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise UserError(f"there is no user '{username}'")
+    user.totp_secret, user.totp_last_step = "", None
+    session.add(user)
+    audit.record(session, actor=actor.username, action="user.two_factor", entity_type="user", entity_id=user.id,
+                 details={"before": "on", "after": "off"})
+    return user
+
+
+# --- extra permissions and identity-provider sign-in -------------------------------------------------------
+
+def set_grants(session: Session, actor: Actor, *, username: str, grants) -> User:
+    """Permissions on top of the user's role (say, invoices:approve for one ops lead)."""
+    require(actor, "users:write")
+    chosen = sorted({str(g).strip() for g in (grants or []) if str(g).strip()})
+    unknown = [g for g in chosen if g not in PERMISSIONS]
+    if unknown:
+        raise UserError(f"permissions: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not known; use "
+                        "resource:action, e.g. invoices:approve")
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise UserError(f"there is no user '{username}'")
+    before = sorted(user.grants or [])
+    user.grants = chosen
+    session.add(user)
+    audit.record(session, actor=actor.username, action="user.grants", entity_type="user", entity_id=user.id,
+                 details={"before": before, "after": chosen})
+    return user
+
+
+def set_email(session: Session, actor: Actor, *, username: str, email: str) -> User:
+    """The address the company's identity provider signs this user in with ("" = password only)."""
+    require(actor, "users:write")
+    email = (email or "").strip().lower()
+    if email and ("@" not in email or " " in email or len(email) > 200):
+        raise UserError(f"email: '{email}' is not an email address")
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise UserError(f"there is no user '{username}'")
+    if email and session.exec(select(User).where(User.email == email, User.id != user.id)).first():
+        raise UserError(f"email: {email} already signs in as another user")
+    before, user.email = user.email, email
+    session.add(user)
+    audit.record(session, actor=actor.username, action="user.email", entity_type="user", entity_id=user.id,
+                 details={"before": before, "after": email})
+    return user
+
+
+def actor_for_identity(session: Session, email: str | None) -> Actor:
+    """The user the identity provider signed in (by its verified email address)."""
+    email = (email or "").strip().lower()
+    user = session.exec(select(User).where(User.email == email)).first() if email else None
+    if user is None or not user.active:
+        raise UserError(f"{email or 'this account'} is not a user of Counting House; ask an admin to add your "
+                        "address on the Users page")
+    audit.record(session, actor=user.username, action="user.sign_in", entity_type="user", entity_id=user.id,
+                 details={"via": "identity provider", "email": email})
+    return actor_of(user)
 
 
 def list_users(session: Session, actor: Actor) -> list[User]:

@@ -43,7 +43,8 @@ def validate_customer(data: dict) -> dict[str, str]:
         if tz not in _TIMEZONES:
             problems["timezone"] = f"'{tz}' is not a time zone (for example Europe/Berlin or America/New_York)"
     try:
-        days = int(str(data.get("payment_terms_days", 30) or 30))
+        raw = data.get("payment_terms_days", 30)
+        days = 30 if raw is None or str(raw).strip() == "" else int(str(raw).strip())
         if not 0 <= days <= 365:
             raise ValueError
     except ValueError:
@@ -58,7 +59,8 @@ def _clean(data: dict) -> dict:
     if "currency" in out:
         out["currency"] = (out["currency"] or "USD").upper()
     if "payment_terms_days" in data:
-        out["payment_terms_days"] = int(str(data.get("payment_terms_days") or 30))
+        raw = data.get("payment_terms_days")
+        out["payment_terms_days"] = 30 if raw is None or str(raw).strip() == "" else int(str(raw).strip())
     return out
 
 
@@ -83,6 +85,9 @@ def create_customer(session: Session, actor: Actor, data: dict, *, entity_id: in
     session.flush()
     audit.record(session, actor=actor.username, action="customer.create", entity_type="customer",
                  entity_id=customer.id, details={"external_id": customer.external_id, "name": customer.name})
+    from core.webhooks import outbox, payloads
+
+    outbox.emit(session, "customer.created", lambda: payloads.customer(customer))
     return customer
 
 
@@ -106,6 +111,10 @@ def update_customer(session: Session, actor: Actor, customer_id: int, data: dict
     changed = {k: {"before": before[k], "after": after[k]} for k in (*FIELDS, *FLAGS) if before[k] != after[k]}
     audit.record(session, actor=actor.username, action="customer.update", entity_type="customer",
                  entity_id=customer.id, details=changed)
+    from core.webhooks import outbox, payloads
+
+    if changed:
+        outbox.emit(session, "customer.updated", lambda: {**payloads.customer(customer), "changed": sorted(changed)})
     return customer
 
 
@@ -126,3 +135,32 @@ def find_customers(session: Session, *, search: str = "", limit: int = 1000) -> 
 
 def count_customers(session: Session) -> int:
     return session.exec(select(func.count()).select_from(Customer)).one()
+
+
+def _matching(q, search: str):  # noqa: ANN001, ANN202
+    q = q.where(Customer.archived == False)  # noqa: E712
+    if search.strip():
+        like = f"%{search.strip()}%"
+        q = q.where(or_(Customer.name.ilike(like), Customer.external_id.ilike(like), Customer.email.ilike(like)))
+    return q
+
+
+def count_matching(session: Session, *, search: str = "") -> int:
+    """How many customers :func:`find_customers` would list without a limit."""
+    return session.exec(_matching(select(func.count()).select_from(Customer), search)).one()
+
+
+def customer_rows(session: Session, *, search: str = "", limit: int = 1000, offset: int = 0,
+                  ids=None):  # noqa: ANN001, ANN201
+    """Like :func:`find_customers`, as light read-only rows (id, external_id, name, email, country, currency,
+    payment_terms_days, timezone, entity_id), not ORM objects: for lists and pickers over many customers.
+    ``ids``: just these customers (archived ones included: they are named in old payments and invoices)."""
+    q = select(Customer.id, Customer.external_id, Customer.name, Customer.email, Customer.country, Customer.currency,
+               Customer.payment_terms_days, Customer.timezone, Customer.entity_id)
+    if ids is not None:
+        from core.invoicing.service import _in
+
+        q = q.where(_in(session, Customer.id, sorted(set(ids))))
+    else:
+        q = _matching(q, search)
+    return list(session.connection().execute(q.order_by(Customer.name, Customer.id).limit(limit).offset(offset)))

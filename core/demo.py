@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlmodel import Session, func, select
 
@@ -19,9 +19,10 @@ from core.db import DATA_DIR
 from core.errors import UserError
 from core.importers.customers import import_customers
 from core.importers.usage import import_usage
-from core.invoicing.service import generate_drafts
+from core.invoicing.payments import record_payment
+from core.invoicing.service import amount_due, approve_invoices, generate_drafts
 from core.metering.metrics import MetricSpec, create_metric
-from core.models import BusinessEntity, Customer
+from core.models import BusinessEntity, Customer, Invoice
 
 DEMO_DIR = DATA_DIR / "demo"
 
@@ -64,10 +65,78 @@ def seed_demo(session: Session, actor: Actor, *, if_empty: bool = True) -> SeedR
                                                      start_date=date.fromisoformat(c["start"]), lines=lines,
                                                      modifiers=c.get("modifiers", {})))
     usage_file = DEMO_DIR / f"usage_{pilot['invoice_month']}.csv"
+    history = _seed_history(session, actor, pilot.get("history_months", []), usage_file)
     usage = import_usage(session, actor, usage_file.read_bytes(), usage_file.name)
     if not usage.ok:
         raise UserError(f"demo usage did not import: {usage.summary()}")
     start, end = parse_month(pilot["invoice_month"])
     run = generate_drafts(session, actor, period_start=start, period_end=end)
+    from core.receivables.dunning import seed_demo_dunning
+
+    seed_demo_dunning(session, actor)  # the built-in email templates and the "Standard reminders" policy
+    from core.entitlements.demo import seed_demo_entitlements
+
+    seed_demo_entitlements(session, actor)  # grants of each kind, one near its limit and one over
+    from core.receivables.segments import seed_demo_receivables
+
+    seed_demo_receivables(session, actor)  # customer attributes, a 90+ and a current invoice, two segments
     return SeedResult(True, f"demo pilot seeded: {len(pilot['contracts'])} contracts, "
-                            f"{usage.summary()}; {run.summary()}")
+                            f"{usage.summary()}; {history}{run.summary()}")
+
+
+def _history_usage(october: str, month: str, share: int) -> bytes:
+    """A past month's usage, made from the demo month's file: the same customers and events moved to ``month``
+    (days past the month's end dropped), keeping ``share`` rows in ten — a business growing month by month."""
+    import csv
+    import io
+    import zlib
+
+    src = csv.reader(io.StringIO(october))
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    header = next(src)
+    w.writerow(header)
+    key, ts = header.index("idempotency_key"), header.index("timestamp")
+    last_day = (parse_month(month)[1] - timedelta(days=1)).day
+    for row in src:
+        if zlib.crc32(row[key].encode()) % 10 >= share or int(row[ts][8:10]) > last_day:
+            continue
+        row[key] = row[key].replace("evt-2026-10", f"evt-{month}")
+        row[ts] = month + row[ts][7:]
+        w.writerow(row)
+    return out.getvalue().encode()
+
+
+def _seed_history(session: Session, actor: Actor, months: list[str], usage_file) -> str:  # noqa: ANN001
+    """Earlier months already billed, so receivables, the ledger and the dashboards have a past: each month's
+    usage (the demo month's customers, fewer events the further back), its drafts generated and approved (journal
+    entries posted by the approval), then paid — all but a few customers for the older months, about half for the
+    latest, one of them partly — leaving overdue invoices to chase."""
+    approved = paid = 0
+    october = usage_file.read_text()
+    for i, month in enumerate(months):
+        start, end = parse_month(month)
+        share = 10 - (len(months) - i)  # 7, 8, 9 in ten for July, August, September
+        usage = import_usage(session, actor, _history_usage(october, month, share), f"usage_{month}.csv")
+        if not usage.ok:
+            raise UserError(f"demo usage for {month} did not import: {usage.summary()}")
+        generate_drafts(session, actor, period_start=start, period_end=end)
+        drafts = session.exec(select(Invoice).where(Invoice.status == "draft", Invoice.period_start == start)
+                              .order_by(Invoice.id)).all()
+        invoices = approve_invoices(session, actor, [inv.id for inv in drafts])
+        approved += len(invoices)
+        latest = i == len(months) - 1
+        for n, inv in enumerate(sorted(invoices, key=lambda x: x.id)):
+            due = amount_due(inv)
+            if due <= 0 or (n % 7 == 3) or (latest and n % 2 == 1):
+                continue  # left unpaid: overdue once its due date has passed
+            amount = (due / 2).quantize(due) if latest and n % 4 == 2 else due
+            record_payment(session, actor, customer_id=inv.customer_id, currency_code=inv.currency, amount=amount,
+                           method="bank_transfer", received_on=min(inv.due_date, date.today()),
+                           reference=f"demo {inv.number}", allocations={inv.id: amount})
+            paid += 1
+    if months:  # the revenue of the months served so far recognised, as the nightly run would have
+        from core.ledger.recognition import recognise
+
+        recognise(session, actor, through=min(parse_month(months[-1])[1] - timedelta(days=1), date.today()))
+    return f"{approved} earlier invoices approved and {paid} paid; " if months else ""

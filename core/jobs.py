@@ -58,6 +58,45 @@ def enqueue_emails(log_ids: list[int], database_url: str | None = None) -> None:
         deliver_emails(list(log_ids), database_url)
 
 
+_WEBHOOKS_FOLLOW_UP = "webhooks.follow_up_eta"
+
+
+@huey.task()
+def deliver_webhooks(database_url: str | None = None) -> None:
+    """Send the webhook deliveries that are due (core.webhooks.delivery), then schedule this task again for the
+    next retry that is waiting, unless one is already scheduled by then. Enqueued after every commit that wrote
+    webhook events (core.webhooks.outbox); ``python -m cli deliver-webhooks`` from cron does the same pass."""
+    from datetime import datetime, timedelta
+    from hashlib import sha256
+
+    from core.db import make_engine, session_scope
+    from core.webhooks.delivery import deliver_due, next_due
+
+    def hash_of(text: str) -> str:
+        return sha256(text.encode()).hexdigest()[:16]
+
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as s:
+            deliver_due(s)
+            eta = next_due(s)
+    finally:
+        engine.dispose()
+    if eta is None or huey.immediate:
+        return
+    eta = max(eta, datetime.utcnow().replace(microsecond=0)) + timedelta(seconds=1)  # noqa: DTZ003 - huey: naive UTC
+    key = f"{_WEBHOOKS_FOLLOW_UP}:{hash_of(database_url or '')}"
+    planned = huey.get(key, peek=True)
+    if planned is not None and datetime.utcnow() < planned <= eta:  # noqa: DTZ003
+        return
+    huey.put(key, eta)
+    deliver_webhooks.schedule((database_url,), eta=eta)
+
+
+def enqueue_webhooks(database_url: str | None = None) -> None:
+    deliver_webhooks(database_url)
+
+
 class _InProcessConsumer(Consumer):
     """A consumer living in the app's process: worker threads, no signal handlers (the app owns those)."""
 

@@ -373,6 +373,7 @@ def reconciliation_xlsx(rec: Reconciliation) -> bytes:
     """Summary, per-customer and per-line sheets; amounts as exact numbers in each currency's format."""
     from openpyxl import Workbook
 
+    from core.importers.files import neutralise
     from core.invoicing.export import start_sheet, write_row
 
     wb = Workbook()
@@ -386,7 +387,7 @@ def reconciliation_xlsx(rec: Reconciliation) -> bytes:
              ("Only in Counting House", rec.count(ONLY_OURS)), ("Only in theirs", rec.count(ONLY_THEIRS)),
              ("Match rate", f"{rec.match_rate}%"), ("Tolerance", str(rec.tolerance))]
     for label, value in facts:
-        ws.append([label, value])
+        ws.append([label, neutralise(value) if isinstance(value, str) else value])
     ws.column_dimensions["A"].width = 26
     ws.column_dimensions["B"].width = 30
     wc = wb.create_sheet("Customers")

@@ -8,11 +8,12 @@ import pandas as pd
 import streamlit as st
 from sqlmodel import select
 
-from core.customers import find_customers
+from core.customers import customer_rows
 from core.metering.alerts import check_alerts, create_alert, limit_of, recent_firings
 from core.metering.metrics import list_metrics
 from core.models import UsageAlert
 from core.money import format_number
+from ui.pickers import customer_picker, many_customers
 from ui.state import actor, page_header, run_action, session
 
 me = actor()
@@ -22,9 +23,11 @@ page_header("Usage alerts", "Be told when a customer's usage passes a threshold 
 
 with session() as s:
     metrics = {m.id: m.name for m in list_metrics(s)}
-    customers = {c.id: f"{c.name} ({c.external_id})" for c in find_customers(s, limit=5000)}
-    alerts = [(a.name, metrics.get(a.metric_id, "?"), customers.get(a.customer_id, "Every customer"),
-               format_number(limit_of(a)), a.recipients or "—") for a in s.exec(select(UsageAlert))]
+    stored = list(s.exec(select(UsageAlert)))
+    named = {c.id: f"{c.name} ({c.external_id})"  # the customers the alerts name, not every customer
+             for c in customer_rows(s, ids=[a.customer_id for a in stored if a.customer_id is not None])}
+    alerts = [(a.name, metrics.get(a.metric_id, "?"), named.get(a.customer_id, "Every customer"),
+               format_number(limit_of(a)), a.recipients or "—") for a in stored]
     fired = [(f.fired_at, a.name, f.customer_external_id, f.period_start, format_number(f.quantity),
               f.emailed_to or "listed only") for f, a in recent_firings(s)]
 
@@ -39,10 +42,14 @@ if me.can("metrics:write"):
     with st.expander("Add an alert", icon=":material/add_alert:"):
         kind = st.radio("Threshold", ["units", "percent"], horizontal=True, key="alerts_kind",
                         format_func={"units": "A number of units", "percent": "A percentage of an allowance"}.get)
+        many = many_customers()  # then the customer is found with a search, outside the form
+        if many:
+            who, _ = customer_picker("Customer", key="alerts_customer", all_label="Every customer")
         with st.form("alerts_add", clear_on_submit=True):
             name = st.text_input("Name", placeholder="for example 80% of included API calls")
             metric = st.selectbox("Metric", list(metrics), format_func=metrics.__getitem__)
-            who = st.selectbox("Customer", [None, *customers], format_func=lambda k: customers.get(k, "Every customer"))
+            if not many:
+                who, _ = customer_picker("Customer", key="alerts_customer", all_label="Every customer")
             a, b = st.columns(2)
             threshold = a.text_input("Percent (for example 80)" if kind == "percent" else "Units (for example 10000)")
             allowance = b.text_input("Allowance: the included units", disabled=kind != "percent")

@@ -1,19 +1,21 @@
-"""API keys: let other systems send usage to Counting House through the REST API. A key is shown once."""
+"""API keys: let other systems use Counting House through the REST API. A key is shown once; its scopes
+(<resource>:<action>) are picked per resource."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from core.apikeys import SCOPES, create_key, list_keys, revoke_key
+from core.apikeys import SCOPE_RESOURCES, SCOPES, create_key, list_keys, revoke_key, scopes_by_resource
 from ui.confirm import confirm
 from ui.state import actor, page_header, run_action, session
 
 me = actor()
 ss = st.session_state
 ss.setdefault("apikeys_gen", 0)
-page_header("API keys", "Keys let your other systems — a product backend, a data warehouse job — send usage events "
-            "to Counting House through the REST API (POST /v1/events). Give each system its own key with only the "
-            "scopes it needs, and revoke a key as soon as it is no longer used or may have leaked.")
+page_header("API keys", "Keys let your other systems — a product backend, a data warehouse job, a CRM — use "
+            "Counting House through the REST API (send usage events, create customers and contracts, read and "
+            "approve invoices; the full list is at /docs on the API server). Give each system its own key with only "
+            "the scopes it needs, and revoke a key as soon as it is no longer used or may have leaked.")
 st.info("A key is shown **once**, when it is created: Counting House keeps only a one-way hash of it, so nobody — "
         "not even an admin — can see it again. Lost a key? Revoke it and create a new one.", icon=":material/lock:")
 
@@ -48,7 +50,7 @@ if keys:
         hide_index=True, width="stretch")
     st.caption("“Last used” is updated at most once a minute. Times are UTC.")
 else:
-    st.info("No API keys yet. Create one below when a system needs to send usage.", icon=":material/key:")
+    st.info("No API keys yet. Create one below when a system needs to use the API.", icon=":material/key:")
 
 if not me.can("users:write"):
     st.caption("Only an admin can create or revoke keys.")
@@ -61,8 +63,17 @@ with create:
     with st.form(f"apikeys_new_{ss['apikeys_gen']}"):
         name = st.text_input("Name", placeholder="for example product backend",
                              help="Which system uses it, so you know what breaks when you revoke it.")
-        scopes = st.multiselect("Scopes", list(SCOPES), default=["usage:write"], format_func=lambda x: f"{x} — "
-                                f"{SCOPES[x]}", help="What the key may do. Most systems need only usage:write.")
+        st.markdown("**Scopes** — what the key may do, per resource. Most systems that only send usage need "
+                    "just *Usage events: write*.")
+        by_resource = scopes_by_resource()
+        scopes = []
+        for resource, label in SCOPE_RESOURCES.items():
+            picked = st.multiselect(label, by_resource[resource], default=["usage:write"] if resource == "usage"
+                                    else [], format_func=lambda x: x.partition(":")[2],
+                                    key=f"apikeys_scopes_{resource}_{ss['apikeys_gen']}", placeholder="no access",
+                                    help="  \n".join(f"**{x.partition(':')[2]}** ({x}): {SCOPES[x]}"
+                                                     for x in by_resource[resource]))
+            scopes.extend(picked)
         if st.form_submit_button("Create the key", type="primary"):
             def _create(s):  # noqa: ANN001, ANN202 - the session run_action opens
                 key, secret = create_key(s, me, name, scopes)

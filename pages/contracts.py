@@ -12,16 +12,14 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from core.analytics.overview import contract_line_counts
+from core.analytics.overview import contract_rows
 from core.billing.contracts import (
     ContractSpec,
     LineSpec,
     create_contract,
-    list_contracts,
     validate_contract,
 )
 from core.catalog import list_products
-from core.customers import find_customers
 from core.metering.metrics import list_metrics
 from core.money import CURRENCIES
 from core.plans import (
@@ -33,6 +31,7 @@ from ui import contract_changes, contract_terms as terms
 from ui import contracts_ui as cui
 from ui.format import last_day
 from ui.invoice_preview import preview_panel
+from ui.pickers import CustomerInfo, customer_picker
 from ui.state import actor, page_header, run_action, session
 
 me = actor()
@@ -50,39 +49,57 @@ if flash := ss.pop("contracts_flash", None):
     st.success(flash, icon=":material/check_circle:")
 
 with session() as s:
-    customers = {c.id: c.model_dump(include={"external_id", "name", "currency", "payment_terms_days"})
-                 for c in find_customers(s)}
     all_metrics = list_metrics(s)
     metrics = {m.code: (m.name, m.group_by) for m in all_metrics}
     plans = {p.id: f"{p.name} ({p.currency})" for p in list_plans(s)}
     products = {p.sku: p.name for p in list_products(s)}
-    counts = contract_line_counts(s)
-    contracts = [dict(id=c.id, customer_id=cust.id, customer=cust.name, name=c.name, currency=c.currency,
-                      start=c.start_date, last=last_day(c.end_date) if c.end_date else None, status=c.status)
-                 for c, cust in list_contracts(s)]
 metric_names = {code: name for code, (name, _) in metrics.items()}
+customers = CustomerInfo()  # read one by one as the page needs them, not every customer on every rerun
+PAGE = 500  # contracts listed at once
 
 
 def contract_list() -> None:
-    who = st.selectbox("Customer", [None, *customers], key="contracts_filter", placeholder="All customers",
-                       format_func=lambda i: "All customers" if i is None else customers[i]["name"])
-    shown = [c for c in contracts if who is None or c["customer_id"] == who]
+    who, _ = customer_picker("Customer", key="contracts_filter", all_label="All customers",
+                             label_of=lambda c: c.name)
+    page_no = ss.get("contracts_page", 1)
+    with session() as s:
+        found, total = contract_rows(s, customer_id=who, limit=PAGE, offset=(page_no - 1) * PAGE)
+        if not found and page_no > 1:  # the filter changed under a later page: back to the first
+            page_no = ss["contracts_page"] = 1
+            found, total = contract_rows(s, customer_id=who, limit=PAGE)
+    shown = [dict(id=c.id, customer_id=c.customer_id, customer=c.customer, name=c.name, currency=c.currency,
+                  start=c.start_date, last=last_day(c.end_date) if c.end_date else None, status=c.status,
+                  lines=n) for c, n in found]
     if not shown:
         st.info("No contracts yet" + (" for this customer." if who else ".")
                 + (" Build one in the **New contract** tab." if me.can("contracts:write") else ""))
         return
+    pages = (total + PAGE - 1) // PAGE
+    if pages > 1:
+        a, b = st.columns([1, 3], vertical_alignment="bottom")
+        a.number_input(f"Page (of {pages:,}, {PAGE} contracts each)", 1, pages, step=1, key="contracts_page")
+        b.caption(f"{total:,} contracts; showing {(page_no - 1) * PAGE + 1:,}–{(page_no - 1) * PAGE + len(shown):,}. "
+                  "Pick a customer above to see only theirs.")
     st.dataframe(pd.DataFrame([{"Customer": c["customer"], "Contract": c["name"], "Currency": c["currency"],
-                                "Starts": c["start"], "Last day": f"{c['last']:%-d %b %Y}" if c["last"] else "open-ended",
-                                "Lines": counts.get(c["id"], 0),
+                                "Starts": c["start"],
+                                "Last day": f"{c['last']:%-d %b %Y}" if c["last"] else "open-ended",
+                                "Lines": c["lines"],
                                 "Status": c["status"].capitalize()} for c in shown]),
                  hide_index=True, width="stretch", height=min(36 * (len(shown) + 1) + 2, 560),
                  column_config={"Starts": st.column_config.DateColumn(format="D MMM YYYY"),
                                 "Last day": st.column_config.TextColumn(
                                     help="The last day billed; open-ended contracts run until they are ended.")})
     ids = [c["id"] for c in shown]
-    if ss.get("contracts_open") not in ids:
-        ss.pop("contracts_open", None)
     by_id = {c["id"]: c for c in shown}
+    if (keep := ss.get("contracts_open")) is not None and keep not in ids:
+        with session() as s:  # an open contract on another page (just saved, or opened from elsewhere) stays open
+            found, _ = contract_rows(s, customer_id=who, contract_id=keep, limit=1)
+        if found:
+            c, _ = found[0]
+            by_id[c.id] = dict(id=c.id, customer=c.customer, name=c.name)
+            ids.insert(0, c.id)
+        else:
+            ss.pop("contracts_open", None)
     opened = st.selectbox("Open a contract", ids, index=None, key="contracts_open",
                           placeholder="Choose a contract to see its lines",
                           format_func=lambda i: f"{by_id[i]['customer']} — {by_id[i]['name']}")
@@ -148,10 +165,8 @@ def builder() -> None:
                               help="A plan fills in the lines, adjustments and terms; you can still change any price.")
     st.subheader("1. The contract")
     a, b = st.columns(2)
-    ids = list(customers)
-    cust = a.selectbox("Customer", ids, key=f"contracts_customer_{hg}", placeholder="Choose the customer",
-                       index=ids.index(draft["customer"]) if draft.get("customer") in ids else None,
-                       format_func=lambda i: f"{customers[i]['name']} ({customers[i]['external_id']})")
+    cust, _ = customer_picker("Customer", key=f"contracts_customer_{hg}", container=a,
+                              placeholder="Choose the customer", default=draft.get("customer"))
     name = b.text_input("Contract name", key=f"contracts_name_{hg}", value=draft.get("name", ""),
                         placeholder="for example Acme — Growth plan")
     info = customers.get(cust, {"currency": "USD", "payment_terms_days": 30})

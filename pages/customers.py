@@ -7,8 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from core.customers import (
+    count_matching,
     create_customer,
-    find_customers,
+    customer_rows,
     get_customer,
     update_customer,
     validate_customer,
@@ -25,7 +26,8 @@ from core.importers.customers import (
 )
 from core.importers.files import write_csv
 from core.money import CURRENCIES
-from ui import stripe_ui
+from ui import portal_link, stripe_ui
+from ui.pickers import customer_picker, page_picker
 from ui.state import actor, engine, page_header, session
 from ui.uploads import Upload, upload_panel
 
@@ -127,13 +129,19 @@ tab_list, tab_add, tab_edit, tab_import = st.tabs(["Customers", "Add a customer"
 with tab_list:
     search = st.text_input("Search", key="customers_search", placeholder="Search by name, customer id or email",
                            label_visibility="collapsed", icon=":material/search:")
+    PAGE = 500  # customers listed at once; the exports hold all of them
+    with session() as s:
+        total = count_matching(s, search=search)
+    page_no = page_picker(total, PAGE, key="customers_page", noun="customers")
+    pages = max(1, (total + PAGE - 1) // PAGE)
     with session() as s:
         rows = [(c.external_id, c.name, c.email, c.country, c.currency, f"net {c.payment_terms_days}")
-                for c in find_customers(s, search=search)]
+                for c in customer_rows(s, search=search, limit=PAGE, offset=(page_no - 1) * PAGE)]
     table = pd.DataFrame(rows, columns=["Customer id", "Name", "Email", "Country", "Currency", "Terms"])
     matching = f" matching “{search}”" if search else ""
-    st.caption(f"{len(rows):,} customer{'s' if len(rows) != 1 else ''}{matching}. Open the other tabs to add or "
-               "edit one.")
+    st.caption(f"{total:,} customer{'s' if total != 1 else ''}{matching}"
+               + (f" (showing {(page_no - 1) * PAGE + 1:,}–{(page_no - 1) * PAGE + len(rows):,})" if pages > 1
+                  else "") + ". Open the other tabs to add or edit one.")
     if rows:
         st.dataframe(table, hide_index=True, width="stretch", height=35 * min(len(rows), 20) + 38)
     else:
@@ -154,10 +162,7 @@ with tab_add:
                       lambda s, data: create_customer(s, me, data))
 
 with tab_edit:
-    with session() as s:
-        choices = {c.id: f"{c.name} ({c.external_id})" for c in find_customers(s)}
-    picked = st.selectbox("Customer to edit", list(choices), format_func=choices.get, key="customers_edit_id",
-                          index=None, placeholder="Choose a customer")
+    picked, _ = customer_picker("Customer to edit", key="customers_edit_id", placeholder="Choose a customer")
     if picked is not None:
         with session() as s:
             current = get_customer(s, picked).model_dump(include={*LABELS, "consolidate_invoices", "tax_exempt"})
@@ -165,6 +170,7 @@ with tab_edit:
             st.info("Your role can look at customers but not change them.")
         customer_form(f"customers_edit_{picked}_{nonce}", current, "Save changes",
                       lambda s, data: update_customer(s, me, picked, data))
+        portal_link.panel(picked, me)
         if msg := stripe_ui.customer_panel(picked, me):
             st.session_state["customers_flash"] = msg
             st.rerun()

@@ -18,9 +18,11 @@ from core.invoicing.service import (
     delete_draft,
     generate_drafts,
     get_invoice,
+    invoice_ids,
     invoice_lines,
     list_invoices,
     regenerate_draft,
+    summarise_invoices,
 )
 from core.money import ZERO
 from core.portal_links import payment_link
@@ -34,6 +36,7 @@ from ui.invoice_documents import (
     watch,
 )
 from ui.invoice_money import credit_note_action, history, write_off_action
+from ui.pickers import page_picker
 from ui.state import actor, engine, page_header, run_action, session
 
 me = actor()
@@ -48,10 +51,8 @@ def month_label(start: date | None) -> str:
     return "All months" if start is None else format_period(start, add_months(start, 1))
 
 
-def totals_text(rows, attr: str = "total") -> str:
-    sums: dict[str, object] = {}
-    for r in rows:
-        sums[r.currency] = sums.get(r.currency, ZERO) + getattr(r, attr)
+def totals_text(sums: dict) -> str:
+    """currency -> amount, as "$1.00 and €2.00"."""
     return " and ".join(money(v, c) for c, v in sorted(sums.items())) or money(ZERO, "USD")
 
 
@@ -139,16 +140,24 @@ status = f1.selectbox("Status", [None, *STATUS_LABELS], key="invoices_f_status",
                       format_func=lambda v: "All statuses" if v is None else STATUS_LABELS[v])
 month = f2.selectbox("Month", [None, *MONTHS], key="invoices_f_month", format_func=month_label)
 search = f3.text_input("Search", key="invoices_f_search", placeholder="customer name, customer id or invoice number")
+PAGE = 200  # invoices shown at once; counts, totals, bulk actions and the export cover every match
+filters = dict(status=status, period_start=month, search=search)
 with session() as s:
-    rows = list_invoices(s, status=status, period_start=month, search=search)
+    summary = summarise_invoices(s, **filters)
+pages = max(1, (summary.count + PAGE - 1) // PAGE)
+page_no = page_picker(summary.count, PAGE, key="invoices_page", noun="invoices")
+with session() as s:
+    rows = list_invoices(s, **filters, limit=PAGE, offset=(page_no - 1) * PAGE)
 
 if not rows:
     st.info("No invoices match these filters." + (" Generate the drafts for a month above."
                                                   if me.can("invoices:write") else ""))
 else:
-    overdue = sum(r.overdue for r in rows)
-    st.caption(f"{len(rows):,} invoice{'s' if len(rows) != 1 else ''} · total {totals_text(rows)} · amount due "
-               f"{totals_text(rows, 'amount_due')}" + (f" · **{overdue} overdue**" if overdue else ""))
+    overdue = summary.overdue
+    st.caption(f"{summary.count:,} invoice{'s' if summary.count != 1 else ''} · total {totals_text(summary.total)} "
+               f"· amount due {totals_text(summary.due)}" + (f" · **{overdue:,} overdue**" if overdue else "")
+               + (f" · showing {(page_no - 1) * PAGE + 1:,}–{(page_no - 1) * PAGE + len(rows):,}" if pages > 1
+                  else ""))
     right = st.column_config.TextColumn(alignment="right")
     day = st.column_config.DateColumn(format="D MMM YYYY")
     st.dataframe(pd.DataFrame([{
@@ -157,7 +166,11 @@ else:
         "Total": money(r.total, r.currency), "Amount due": money(r.amount_due, r.currency),
         "Overdue": "Overdue" if r.overdue else ""} for r in rows]), hide_index=True, width="stretch",
         column_config={"Issued": day, "Due": day, "Total": right, "Amount due": right})
-    ids, eng = [r.id for r in rows], engine()
+    eng = engine()
+
+    def matching(*statuses: str) -> list[int]:
+        with session() as s_:
+            return invoice_ids(s_, statuses=statuses, **filters)
 
     def export() -> bytes:
         from core.invoicing.export import (
@@ -165,24 +178,24 @@ else:
         )
 
         with session_scope(eng) as xs:
-            return export_invoices_xlsx(xs, ids)
+            return export_invoices_xlsx(xs, invoice_ids(xs, statuses=tuple(STATUS_LABELS), **filters))
 
-    drafts = [r for r in rows if r.status == "draft"]
     with st.container(horizontal=True):
-        st.download_button(f"Export these {len(rows)} invoices to Excel", export, icon=":material/download:",
+        st.download_button(f"Export these {summary.count:,} invoices to Excel", export, icon=":material/download:",
                            file_name=f"invoices-{month.isoformat()[:7] if month else 'all'}.xlsx",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        if drafts and me.can("invoices:approve") and st.button(f"Approve the {len(drafts)} listed drafts…",
-                                                               icon=":material/done_all:"):
-            n = len(drafts)
-            ask("approve", [r.id for r in drafts], f"**Approve {n} invoice{'s' if n != 1 else ''} totalling "
-                f"{totals_text(drafts)}?**", "Each one gets the next invoice number and can no longer be edited, "
-                "regenerated or deleted.", "Approve", "Cancel")
-        unsent = [r for r in rows if r.status in ("approved", "partially_paid")]
-        if unsent and me.can("invoices:write") and st.button(f"Email the {len(unsent)} listed open invoices",
-                                                             icon=":material/forward_to_inbox:",
-                                                             key="invoices_email_all"):
-            if (queued := run_action(queue_addressed, me, [r.id for r in unsent])) is not None:
+        if summary.drafts and me.can("invoices:approve") and st.button(
+                f"Approve the {summary.drafts:,} listed drafts…", icon=":material/done_all:"):
+            with session() as s:
+                draft_total = summarise_invoices(s, **{**filters, "status": "draft"}).total
+            n = summary.drafts
+            ask("approve", matching("draft"), f"**Approve {n:,} invoice{'s' if n != 1 else ''} totalling "
+                f"{totals_text(draft_total)}?**", "Each one gets the next invoice number and can no longer be "
+                "edited, regenerated or deleted.", "Approve", "Cancel")
+        if summary.open and me.can("invoices:write") and st.button(f"Email the {summary.open:,} listed open invoices",
+                                                                   icon=":material/forward_to_inbox:",
+                                                                   key="invoices_email_all"):
+            if (queued := run_action(queue_addressed, me, matching("approved", "partially_paid"))) is not None:
                 logs, skipped = queued
                 if skipped:
                     ss["invoices_flash"] = (f"Not emailed — no address on the customer: {', '.join(skipped)}. "

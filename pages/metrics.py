@@ -9,12 +9,13 @@ import streamlit as st
 from sqlmodel import select
 
 from core.billing.periods import add_months, format_period, month_period
-from core.customers import find_customers
+from core.customers import customer_rows
 from core.errors import UserError
 from core.metering.metrics import AGGREGATIONS, SQL, MetricSpec, aggregate, create_metric, get_metric, \
     list_metrics, validate_metric
 from core.models import DataSource
 from ui.format import qty
+from ui.pickers import page_picker
 from ui.state import actor, page_header, session
 
 me = actor()
@@ -149,7 +150,7 @@ with tab_preview:
         with session() as s:
             results = aggregate(s, get_metric(s, picked), datetime.combine(start, time.min),
                                 datetime.combine(end, time.min))
-            names = {c.external_id: c.name for c in find_customers(s, limit=100_000)}
+            names = {c.external_id: c.name for c in customer_rows(s, limit=1_000_000)}
     except UserError as exc:
         st.error(str(exc), icon=":material/error:")
         st.stop()
@@ -157,14 +158,17 @@ with tab_preview:
         st.info(f"The SQL template returned no customers for {format_period(start, end)}." if from_sql
                 else f"No matching events in {format_period(start, end)}.")
     else:
+        ordered = sorted(results.items(), key=lambda kv: names.get(kv[0], kv[0]))
+        PAGE = 500  # customers shown at once
+        page_no = page_picker(len(ordered), PAGE, key="metrics_preview_page", noun="customers")
         rows = [(c, names.get(c, ""), qty(r.quantity), "from the source" if from_sql else f"{r.events:,}",
                  ", ".join(f"{g}: {qty(v)}" for g, v in sorted(r.groups.items())) if r.groups else "")
-                for c, r in sorted(results.items(), key=lambda kv: names.get(kv[0], kv[0]))]
+                for c, r in ordered[(page_no - 1) * PAGE:page_no * PAGE]]
         st.dataframe(pd.DataFrame(rows, columns=["Customer id", "Name", "Quantity", "Events", "Split"]),
                      hide_index=True, width="stretch", height=35 * min(len(rows), 20) + 38,
                      column_config={"Quantity": st.column_config.TextColumn(alignment="right", width="small"),
                                     "Events": st.column_config.TextColumn(alignment="right", width="small"),
                                     "Split": st.column_config.TextColumn(width="large")})
-        st.caption(f"{len(rows)} customers in the result of the SQL template for {format_period(start, end)} "
+        st.caption(f"{len(ordered):,} customers in the result of the SQL template for {format_period(start, end)} "
                    "(no events are stored for this metric: its numbers come from the source's query)." if from_sql
-                   else f"{len(rows)} customers with events in {format_period(start, end)}.")
+                   else f"{len(ordered):,} customers with events in {format_period(start, end)}.")

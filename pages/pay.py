@@ -14,8 +14,9 @@ import streamlit as st
 from connectors import stripe_gateway as gw
 from core.errors import UserError
 from core.portal_links import LinkInvalid, public_invoice, public_invoice_pdf
-from ui.state import run_action, session
+from ui.state import public_page, run_action, session
 
+public_page()
 ss = st.session_state
 token = str(st.query_params.get("token", "") or "")
 

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core import wallet
-from core.customers import find_customers
+from core.customers import customer_rows
 from connectors import stripe_gateway as gw
 from core.invoicing.credit_notes import mark_refund_paid_out, refunds
 from core.invoicing.payments import (
@@ -24,6 +24,7 @@ from core.money import CURRENCIES, ZERO, MoneyError, to_decimal
 from core.payments_stripe import received_events
 from ui.bank_import import bank_import_panel
 from ui.format import money
+from ui.pickers import CustomerInfo, customer_picker
 from ui.state import actor, page_header, run_action, session
 
 me = actor()
@@ -33,8 +34,7 @@ page_header("Payments", "Record money a customer paid you and say which invoices
             "several invoices. What is not allocated is kept as credit in the customer's wallet and is used on "
             "their next invoices. Card payments through Stripe arrive here by themselves.")
 
-with session() as s:
-    customers = {c.id: c for c in find_customers(s, limit=100_000)}
+customers = CustomerInfo()  # read as needed, never every customer on every rerun
 if not customers:
     st.info("No customers yet: add them on the Customers page.")
     st.stop()
@@ -46,10 +46,9 @@ if me.can("invoices:write"):
     st.subheader("Record a payment")
     v = ss["payments_v"]
     a, b = st.columns([2, 1])
-    cust_id = a.selectbox("Customer", list(customers), index=None, key=f"payments_customer_{v}",
-                          placeholder="Who paid?", format_func=lambda i: f"{customers[i].name} ({customers[i].external_id})")
+    cust_id, listed = customer_picker("Customer", key=f"payments_customer_{v}", container=a, placeholder="Who paid?")
     if cust_id is not None:
-        cust = customers[cust_id]
+        cust = listed[cust_id]
         with session() as s:
             open_all = open_invoices(s, cust_id)
         currencies = sorted({oi.currency for oi in open_all} | {cust.currency})
@@ -118,12 +117,14 @@ bank_import_panel(me)
 st.subheader("Payments received")
 with session() as s:
     rows = payments_of(s)
-    balances = {(c, k): wallet.balance(s, c, k) for c, k in {(p.customer_id, p.currency) for p in rows}}
+    names = {c.id: c.name for c in customer_rows(s, ids=[p.customer_id for p in rows])}
+    listed_wallets = {(p.customer_id, p.currency) for p in rows}
+    balances = wallet.balances_of(s, sorted(listed_wallets))
 if not rows:
     st.info("No payment recorded yet.")
 else:
     st.dataframe(pd.DataFrame(
-        [(p.received_on, customers[p.customer_id].name if p.customer_id in customers else p.customer_id,
+        [(p.received_on, names.get(p.customer_id, p.customer_id),
           money(p.amount, p.currency), METHODS.get(p.method, p.method), p.reference,
           "Failed: " + p.failure if p.status == "failed" else "Received",
           money(p.unallocated, p.currency) if p.unallocated else "",
@@ -133,7 +134,7 @@ else:
         column_config={k: st.column_config.TextColumn(alignment="right") for k in ("Amount", "To wallet",
                                                                                   "Refunded")})
     st.caption("Wallet balances now: " + "; ".join(
-        f"{customers[c].name}: {money(v, k)}" for (c, k), v in sorted(balances.items()) if v and c in customers)
+        f"{names[c]}: {money(v, k)}" for (c, k), v in sorted(balances.items()) if v and c in names)
         if any(balances.values()) else "No customer has wallet credit.")
 
 st.subheader("Refunds")

@@ -9,12 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from core.billing.contracts import RENEWAL_POLICIES, create_contract, validate_contract
-from core.customers import find_customers
 from core.metering.metrics import list_metrics
 from core.plans import contract_from_plan, get_plan, line_from_plan, list_plans
 from ui import contract_terms as terms
 from ui import contracts_ui as cui
 from ui.invoice_preview import preview_panel
+from ui.pickers import customer_picker
 from ui.state import actor, page_header, run_action, session
 
 me = actor()
@@ -30,7 +30,6 @@ if flash := ss.pop("plans_flash", None):
 with session() as s:
     plans = {p.id: p.model_dump() for p in list_plans(s)}
     metric_names = {m.code: m.name for m in list_metrics(s)}
-    customers = {c.id: (c.name, c.external_id) for c in find_customers(s)}
 
 
 def _term(p: dict) -> str:
@@ -74,8 +73,9 @@ st.subheader("Make a contract from this plan")
 st.caption("Choose the customer and the first day. Every price starts as the plan's; change the ones this "
            "customer pays differently. The contract remembers the plan it came from.")
 a, b, c = st.columns(3)
-cust = a.selectbox("Customer", list(customers), index=None, key=f"plans_customer_{gen}",
-                   placeholder="Choose the customer", format_func=lambda i: f"{customers[i][0]} ({customers[i][1]})")
+cust, listed = customer_picker("Customer", key=f"plans_customer_{gen}", container=a,
+                               placeholder="Choose the customer")
+customers = {i: (c.name, c.external_id) for i, c in listed.items()}
 name = b.text_input("Contract name", value=plan["name"], key=f"plans_name_{gen}_{opened}")
 start = c.date_input("First day", value=date.today().replace(day=1), key=f"plans_start_{gen}", format="YYYY-MM-DD")
 overrides: dict[int, dict] = {}

@@ -8,11 +8,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.billing.periods import add_months, format_period, month_period
-from core.customers import find_customers
+from core.analytics.overview import usage_fingerprint
+from core.customers import customer_rows
 from core.importers.files import write_csv
 from core.importers.usage import import_usage, preview_usage
 from core.metering.metrics import (
     AGGREGATIONS,
+    SQL,
+    aggregate,
     behind_note,
     events_behind,
     get_metric,
@@ -22,6 +25,7 @@ from core.metering.periods import aggregate_by_window, billing_of, run_window
 from core.metering.series import daily_usage
 from ui.charts import usage_chart
 from ui.format import qty
+from ui.pickers import MAX_OPTIONS, page_picker
 from ui.state import actor, page_header, session
 from ui.uploads import Upload, upload_panel
 
@@ -67,18 +71,53 @@ start = st.columns([1, 2])[0].selectbox(
          "complete month is chosen first.")
 start, end = month_period(start.year, start.month)
 
+
+def _definition(m) -> tuple:  # noqa: ANN001
+    """Everything about a metric its aggregation depends on: a changed metric is aggregated afresh."""
+    return (m.id, m.event_name, m.aggregation, m.unique_property, tuple(sorted((m.filters or {}).items())),
+            m.group_by)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)  # not copied on each read: never change what it returns
+def _everyone(definition: tuple, utc_start, utc_end, stamp: int) -> dict:  # noqa: ANN001
+    """Every customer's quantity of a metric for one period. Kept under ``stamp`` (the highest stored event id,
+    :func:`usage_fingerprint`) and the metric's definition: a new event or a changed metric is a new key, so a
+    kept result is never one the events no longer give (events are never changed or deleted)."""
+    with session() as s_:
+        return aggregate(s_, get_metric(s_, definition[0]), utc_start, utc_end)
+
+
 with session() as s:
     stored = list_metrics(s)
     metrics = {m.id: (m.code, m.name, m.aggregation) for m in stored}
-    everyone = find_customers(s, limit=100_000)
+    everyone = customer_rows(s, limit=1_000_000)  # light rows: every customer's billing day and time zone
     names = {c.external_id: c.name for c in everyone}
     billing = billing_of(s, everyone, metrics, end - timedelta(days=1))
-    windows = {(c.external_id, mid): run_window(billing[(c.id, mid)], start.year, start.month)
-               for c in everyone for mid in metrics}
-    results = {m.id: aggregate_by_window(s, m, {ext: (w.utc_start, w.utc_end) for (ext, mid), w in windows.items()
-                                                if mid == m.id})
-               for m in stored}  # one query per metric and distinct window, for all customers
-standard = all(w.start == start and w.tz == "UTC" for w in windows.values())
+    ids_of = {c.external_id: c.id for c in everyone}
+    shares: dict[int, dict[int, object]] = {mid: {} for mid in metrics}  # metric -> its distinct Billing values
+    for (_cid, mid), b in billing.items():
+        shares[mid].setdefault(id(b), b)
+    drawn = {key: run_window(b, start.year, start.month) for per in shares.values() for key, b in per.items()}
+    stamp = usage_fingerprint(s)
+    results = {}
+    for m in stored:  # one query per metric and distinct window, for all customers
+        if len(shares[m.id]) == 1 and m.aggregation != SQL:  # one period for everyone: kept until an event arrives
+            w = drawn[next(iter(shares[m.id]))]
+            found = _everyone(_definition(m), w.utc_start, w.utc_end, stamp)
+            results[m.id] = {ext: res for ext, res in found.items() if ext in ids_of}
+        else:
+            bounds = {}
+            for c in everyone:
+                w = drawn[id(billing[(c.id, m.id)])]
+                bounds[c.external_id] = (w.utc_start, w.utc_end)
+            results[m.id] = aggregate_by_window(s, m, bounds)
+
+
+def window_of(ext: str, mid: int):  # noqa: ANN201 - UsageWindow
+    return drawn[id(billing[(ids_of[ext], mid)])]
+
+
+standard = all(w.start == start and w.tz == "UTC" for w in drawn.values())
 what = (format_period(start, end) if standard else
         f"each customer's billing period starting in {start:%B %Y} (its billing day, in its time zone)")
 
@@ -90,13 +129,28 @@ if not customers:
     st.info(f"No usage is stored for {what}. Upload the month's file above, or pick another month.")
     st.stop()
 
-table = pd.DataFrame(
-    [[c, names.get(c, "")]
-     + [qty(results[mid][c].quantity) if c in results[mid] else "" for mid in metrics] for c in customers],
-    columns=["Customer id", "Name"] + [metrics[mid][1] for mid in metrics])
+PAGE = 500  # rows shown at once: the page is handed one page of the table, the download holds all of it
+columns = ["Customer id", "Name"] + [metrics[mid][1] for mid in metrics]
+
+
+def table_rows(chunk: list[str]) -> list[list[str]]:
+    return [[c, names.get(c, "")] + [qty(results[mid][c].quantity) if c in results[mid] else "" for mid in metrics]
+            for c in chunk]
+
+
+pages = (len(customers) + PAGE - 1) // PAGE
 st.caption(f"Billable quantity per customer for {what} — what the {start:%B} invoice run counts; "
-           f"{len(customers)} customers with usage. An empty cell means no events for that metric.")
-st.dataframe(table, hide_index=True, width="stretch", height=35 * min(len(customers), 20) + 38,
+           f"{len(customers):,} customers with usage. An empty cell means no events for that metric.")
+if pages > 1:
+    top_bar = st.columns([1, 1, 2], vertical_alignment="bottom")
+    page_no = page_picker(len(customers), PAGE, key="usage_table_page", noun="customers", container=top_bar[0])
+    top_bar[1].download_button("Download all rows (CSV)", lambda: write_csv(columns, table_rows(customers)),
+                               file_name=f"usage-{start:%Y-%m}.csv", mime="text/csv", icon=":material/download:")
+else:
+    page_no = 1
+shown = customers[(page_no - 1) * PAGE:page_no * PAGE]
+table = pd.DataFrame(table_rows(shown), columns=columns)
+st.dataframe(table, hide_index=True, width="stretch", height=35 * min(len(shown), 20) + 38,
              column_config={"Customer id": st.column_config.TextColumn(pinned=True),
                             "Name": st.column_config.TextColumn(pinned=True),
                             **{metrics[mid][1]: st.column_config.TextColumn(alignment="right") for mid in metrics}})
@@ -122,11 +176,25 @@ with st.expander("One customer: day by day, and the events behind the number", i
     st.caption("Pick a customer to see their usage of this metric day by day over their billing period, the "
                "period to date against the units their contract includes, and the events that make up the "
                "quantity.")
-    who = st.selectbox("Customer", [c for c, _ in ranked], key="usage_behind_customer",
+    offered = [c for c, _ in ranked]
+    if len(offered) > MAX_OPTIONS:  # a search first, then the biggest users among the matches
+        find = st.text_input("Find the customer", key="usage_behind_search",
+                             placeholder="type part of a name or customer id",
+                             help=f"The list shows the {MAX_OPTIONS:,} biggest users of the metric among the matches.")
+        if find.strip():
+            needle = find.strip().lower()
+            offered = [c for c in offered if needle in c.lower() or needle in names.get(c, "").lower()]
+        kept = st.session_state.get("usage_behind_customer")
+        offered = offered[:MAX_OPTIONS] + ([kept] if kept in results[chosen] and kept not in
+                                           offered[:MAX_OPTIONS] else [])
+    if not offered:
+        st.info("No customer with usage of this metric matches.")
+        st.stop()
+    who = st.selectbox("Customer", offered, key="usage_behind_customer",
                        format_func=lambda c: f"{names.get(c, c)} ({c}) — {qty(results[chosen][c].quantity)}")
     with session() as s:
         metric_row = get_metric(s, chosen)
-        window = windows[(who, chosen)]
+        window = window_of(who, chosen)
         note = behind_note(s, metric_row)  # a SQL-template metric: numbers from the source, no events stored
         events = events_behind(s, metric_row, window.utc_start, window.utc_end, who)
         series = None if note else daily_usage(s, metric_row, who, window)

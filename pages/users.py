@@ -4,7 +4,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.auth import MIN_PASSWORD_LENGTH, ROLE_LABELS, create_user, list_users, set_role
+from core.auth import (
+    MIN_PASSWORD_LENGTH, PERMISSIONS, ROLE_LABELS, ROLES, create_user, disable_totp, list_users, set_email,
+    set_grants, set_role,
+)
 from core.errors import UserError
 from ui.state import actor, page_header, run_action, session
 
@@ -19,10 +22,14 @@ if flash := st.session_state.pop("users_flash", None):
     st.success(flash, icon=":material/check_circle:")
 
 with session() as s:
+    records = list_users(s, me)
     users = [(u.username, u.full_name, ROLE_LABELS.get(u.role, u.role), "yes" if u.active else "no",
-              u.created_at.strftime("%d %b %Y"), u.role) for u in list_users(s, me)]
-st.dataframe(pd.DataFrame([u[:5] for u in users], columns=["Username", "Full name", "Role", "Can sign in",
-                                                            "Added on"]),
+              u.created_at.strftime("%d %b %Y"), u.role) for u in records]
+    extra = {u.username: (sorted(u.grants or []), u.email, bool(u.totp_secret)) for u in records}
+st.dataframe(pd.DataFrame([(*u[:3], ", ".join(extra[u[0]][0]) or "—", "on" if extra[u[0]][2] else "off",
+                            extra[u[0]][1] or "—", *u[3:5]) for u in users],
+                          columns=["Username", "Full name", "Role", "Extra permissions", "Two-factor",
+                                   "Company sign-in", "Can sign in", "Added on"]),
              hide_index=True, width="stretch")
 with st.expander("What each role may do", icon=":material/badge:"):
     st.markdown("\n".join(f"- **{label.split(' — ')[0]}** — {label.split(' — ', 1)[-1]}"
@@ -73,3 +80,37 @@ with change:
                     st.session_state["users_flash"] = f"{who} is now {ROLE_LABELS[new_role].split(' — ')[0]}."
                     st.rerun()
         st.caption("You cannot change your own role here — ask another admin, so there is always one left.")
+
+if users:  # the people who can sign in (none yet when the tests bypass sign-in)
+    st.divider()
+    grants_col, idp_col = st.columns(2, gap="large")
+    with grants_col:
+        st.subheader("Extra permissions")
+        st.caption("Give one person a permission their role does not have — say, invoices:approve for an ops lead — "
+                   "instead of a bigger role. They count at once, on every page and in every service.")
+        who = st.selectbox("User", [u[0] for u in users], key="users_grants_who")
+        role_has = ROLES.get(next(u[5] for u in users if u[0] == who), frozenset())
+        options = [p for p in PERMISSIONS if p not in role_has]
+        chosen = st.multiselect("Permissions on top of the role", options,
+                                default=[g for g in extra[who][0] if g in options], key=f"users_grants_{who}")
+        if st.button("Save the permissions", key="users_grants_save"):
+            if run_action(lambda s: set_grants(s, me, username=who, grants=chosen)):
+                st.session_state["users_flash"] = (f"{who} now has {', '.join(chosen)} on top of the role." if chosen
+                                                   else f"{who} has only the role's permissions now.")
+                st.rerun()
+    with idp_col:
+        st.subheader("Company sign-in and two-factor")
+        st.caption("When the company's identity provider is set up (OIDC, in .streamlit/secrets.toml), a person signs "
+                   "in with it by the address given here. Two-factor sign-in is set up by each person in the sidebar; "
+                   "turn it off here for someone who lost their phone.")
+        who2 = st.selectbox("User", [u[0] for u in users], key="users_idp_who")
+        email = st.text_input("Company email address", value=extra[who2][1], key=f"users_idp_email_{who2}")
+        b1, b2 = st.columns(2)
+        if b1.button("Save the address", key="users_idp_save"):
+            if run_action(lambda s: set_email(s, me, username=who2, email=email)):
+                st.session_state["users_flash"] = f"{who2} signs in with the company account {email or '— (none)'}."
+                st.rerun()
+        if extra[who2][2] and b2.button("Turn two-factor off", key="users_2fa_off"):
+            if run_action(lambda s: disable_totp(s, me, username=who2)):
+                st.session_state["users_flash"] = f"Two-factor sign-in is off for {who2}."
+                st.rerun()

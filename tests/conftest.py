@@ -37,6 +37,8 @@ os.environ.setdefault("JOBS_IMMEDIATE", "1")
 # The fixtures use usage of 2025 and 2026: keep them inside the upload window for decades; the window's own tests
 # set (or clear) it themselves.
 os.environ.setdefault("UPLOAD_MAX_AGE_DAYS", "36500")
+# Payment links, portal links and sign-in challenges are signed with this (never a file under data/ in a test run)
+os.environ.setdefault("PORTAL_SECRET", "the-test-suite-signing-secret-0123456789abcdef")
 
 
 def _on_ci() -> bool:

@@ -14,7 +14,6 @@ import streamlit as st
 from sqlmodel import select
 
 from core.auth import Actor
-from core.customers import find_customers
 from core.errors import UserError
 from core.importers.report import ImportReport
 from core.invoicing.bank_import import (
@@ -33,6 +32,7 @@ from core.invoicing.payments import open_invoices
 from core.models import BusinessEntity
 from core.money import CURRENCIES
 from ui.format import money
+from ui.pickers import customer_picker
 from ui.state import session
 from ui.uploads import show_problems
 
@@ -169,8 +169,6 @@ def _by_hand(lines, nonce: int) -> dict[int, Assignment]:  # noqa: ANN001
     lines = sorted(lines, key=lambda p: p.row)
     st.markdown("**Match by hand** — choose who paid (and, if you know, which invoices); leave a line without a "
                 "customer to deal with it later.")
-    with session() as s:
-        customers = {c.id: c for c in find_customers(s, limit=100_000)}
     out: dict[int, Assignment] = {}
     for p in lines[:MAX_BY_HAND]:
         line = p.line
@@ -181,9 +179,8 @@ def _by_hand(lines, nonce: int) -> dict[int, Assignment]:  # noqa: ANN001
             if p.note:
                 st.caption(p.note)
             a, b = st.columns([1, 2])
-            cust_id = a.selectbox("Customer", list(customers), index=None, key=f"{KEY}_customer_{nonce}_{p.row}",
-                                  placeholder="Leave it for now",
-                                  format_func=lambda i: f"{customers[i].name} ({customers[i].external_id})")
+            cust_id, customers = customer_picker("Customer", key=f"{KEY}_customer_{nonce}_{p.row}", container=a,
+                                                 placeholder="Leave it for now")
             if cust_id is None:
                 continue
             with session() as s:

@@ -10,8 +10,9 @@ import streamlit as st
 
 from dataclasses import asdict
 
-from core.billing.amendments import change_line, end_contract
+from core.billing.change_revenue import change_line_respread, end_contract_respread
 from core.billing.contracts import activate_contract, contract_lines, get_contract
+from core.ledger.recognition import REDISTRIBUTIONS, open_schedules_of_contract
 from core.money import MoneyError, to_decimal
 from core.plans import create_plan, get_plan, plan_from_contract_spec
 from core.ui_support import spec_from_contract
@@ -43,11 +44,26 @@ def _new_params(line, key: str) -> dict | None:
         return None
 
 
+def _respread_choice(me, open_schedules: int, key: str) -> str | None:
+    """What to do with revenue already billed and not yet recognised (only asked when there is some, and only of
+    someone who may post to the ledger)."""
+    if not open_schedules or not me.can("accounting:write"):
+        return None
+    options = {"": "Leave it on its schedule", **REDISTRIBUTIONS}
+    choice = st.selectbox(f"Revenue already billed, not yet recognised ({open_schedules} schedule"
+                          f"{'s' if open_schedules != 1 else ''})", list(options), format_func=options.__getitem__,
+                          key=key, help="How the deferred revenue of this contract's invoices is recognised from now "
+                                        "on. Periods already recognised never change; after an early end, periods "
+                                        "no longer served get nothing.")
+    return choice or None
+
+
 def panel(me, contract, container) -> None:
     """Popovers for an active contract; a successful change sets a flash message and reruns the page."""
     with session() as s:
         lines = [ln for ln in contract_lines(s, contract.id) if not ln.metric_id
                  and (ln.end_date is None or ln.end_date > date.today())]
+        open_schedules = len(open_schedules_of_contract(s, contract.id))
     key = f"contracts_change_{contract.id}"
     if lines:
         with container.popover("Change a price from a day", icon=":material/trending_up:"):
@@ -60,21 +76,26 @@ def panel(me, contract, container) -> None:
             params = _new_params(line, key)
             qty = st.text_input("Quantity", value=str(line.fixed_quantity.normalize()) if line.fixed_quantity else "1",
                                 key=f"{key}_qty") if line.pricing_model != "flat_fee" else None
+            respread = _respread_choice(me, open_schedules, f"{key}_respread")
             if st.button("Apply the change", type="primary", key=f"{key}_apply", disabled=params is None):
-                if run_action(change_line, me, contract_id=contract.id, line_id=line_id, effective=effective,
-                              params=params, fixed_quantity=qty) is not None:
+                if run_action(change_line_respread, me, contract_id=contract.id, line_id=line_id,
+                              effective=effective, params=params, fixed_quantity=qty, respread=respread,
+                              ) is not None:
                     st.session_state["contracts_flash"] = (
                         f"“{line.description}” changes on {effective:%-d %b %Y}; the next invoice settles the days "
-                        "already billed.")
+                        "already billed." + (f" Deferred revenue: {REDISTRIBUTIONS[respread].lower()}."
+                                             if respread else ""))
                     st.rerun()
     with container.popover("End early", icon=":material/event_busy:"):
         st.caption("The contract stops on the day you choose (that day is no longer served); days already paid "
                    "in advance after it are credited on the next invoice, and it will not renew.")
         last = st.date_input("Last day served", key=f"{key}_end", format="YYYY-MM-DD")
+        respread = _respread_choice(me, open_schedules, f"{key}_end_respread")
         if st.button("End the contract", type="primary", key=f"{key}_end_apply"):
-            if run_action(end_contract, me, contract_id=contract.id, effective=date.fromordinal(last.toordinal() + 1)) \
-                    is not None:
-                st.session_state["contracts_flash"] = f"“{contract.name}” ends after {last:%-d %b %Y}."
+            if run_action(end_contract_respread, me, contract_id=contract.id,
+                          effective=date.fromordinal(last.toordinal() + 1), respread=respread) is not None:
+                st.session_state["contracts_flash"] = f"“{contract.name}” ends after {last:%-d %b %Y}." + (
+                    f" Deferred revenue: {REDISTRIBUTIONS[respread].lower()}." if respread else "")
                 st.rerun()
 
 

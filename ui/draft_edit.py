@@ -5,7 +5,6 @@ from datetime import date
 
 import streamlit as st
 
-from core.customers import find_customers
 from core.invoicing.drafts import (
     TOTAL_KINDS,
     add_draft_line,
@@ -15,7 +14,8 @@ from core.invoicing.drafts import (
 )
 from core.money import format_number
 from ui.format import money
-from ui.state import run_action, session
+from ui.pickers import customer_picker
+from ui.state import run_action
 
 
 def edit_lines(inv, lines, me) -> str | None:  # noqa: ANN001
@@ -73,10 +73,7 @@ def one_off_form(me) -> str | None:  # noqa: ANN001
     if not me.can("invoices:write"):
         return None
     with st.popover("New one-off invoice", icon=":material/note_add:"):
-        with session() as s:
-            customers = {c.id: c for c in find_customers(s, limit=100_000)}
-        who = st.selectbox("Customer", list(customers), index=None, key="oneoff_customer",
-                           format_func=lambda i: f"{customers[i].name} ({customers[i].external_id})")
+        who, customers = customer_picker("Customer", key="oneoff_customer", placeholder="Choose a customer")
         desc = st.text_input("What for", key="oneoff_desc", placeholder="Data migration")
         a, b, c = st.columns(3)
         qty = a.text_input("Quantity", "1", key="oneoff_qty")

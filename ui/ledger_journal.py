@@ -13,22 +13,43 @@ from core.ledger import exports
 from core.ledger.accounts import accounts as list_accounts
 from core.ledger.posting import manual_entry, reverse
 from core.ledger.views import SOURCE_TYPES, entities, journal
-from core.customers import find_customers
+from core.customers import customer_rows
 from core.money import CURRENCIES, ZERO, MoneyError, format_money, to_decimal
 from ui.ledger_ui import done, downloads, filters
+from ui.pickers import MAX_OPTIONS, many_customers
 from ui.state import run_action, session
 
 P = "ledger"  # session-state prefix of the Accounting page
 
 
-def _choices() -> tuple[dict[str, int], dict[str, int]]:
-    """Postable accounts ("1100 Cash" → id) and customers ("Acme (ACME-001)" → id) for the entry editor."""
+def _choices() -> dict[str, int]:
+    """Postable accounts ("1100 Cash" → id) for the entry editor."""
     with session() as s:
         accs = list_accounts(s, include_inactive=False)
-        customers = find_customers(s, limit=100_000)
     headers = {a.parent_id for a in accs if a.parent_id}
-    return ({f"{a.code} {a.name}": a.id for a in accs if a.id not in headers},
-            {f"{c.name} ({c.external_id})": c.id for c in customers})
+    return {f"{a.code} {a.name}": a.id for a in accs if a.id not in headers}
+
+
+def _customer_choices(editor_key: str) -> dict[str, int]:
+    """Customers ("Acme (ACME-001)" → id) the editor's Customer column offers: all of them up to
+    ``MAX_OPTIONS``; beyond, the matches of a search plus those the lines already name (so a column is never
+    handed every customer, and a line keeps its customer when the search changes)."""
+    with session() as s:
+        if not many_customers():
+            rows = customer_rows(s, limit=MAX_OPTIONS)
+        else:
+            find = st.text_input("Find customers for the lines", key=f"{editor_key}_find",
+                                 placeholder="type part of a name, customer id or email",
+                                 help=f"More than {MAX_OPTIONS:,} customers: the Customer column offers the first "
+                                      f"{MAX_OPTIONS:,} matches by name.")
+            rows = customer_rows(s, search=find, limit=MAX_OPTIONS)
+            state = st.session_state.get(editor_key) or {}
+            named = {r.get("Customer") for r in (state.get("edited_rows") or {}).values()} | \
+                {r.get("Customer") for r in (state.get("added_rows") or [])}
+            for label in named - {None, ""}:
+                ext = str(label).rsplit("(", 1)[-1].rstrip(")")
+                rows += [c for c in customer_rows(s, search=ext, limit=50) if c.external_id == ext]
+    return {f"{c.name} ({c.external_id})": c.id for c in rows}
 
 
 def journal_panel(me) -> None:  # noqa: ANN001 - Actor
@@ -150,7 +171,7 @@ def manual_entry_form(me) -> None:  # noqa: ANN001
                "line a debit or a credit; the entry is posted only when debits equal credits in every currency. "
                "It cannot be dated on or before the day the books are closed through.")
     v = st.session_state.get(f"{P}_v", 0)
-    accounts, customers = _choices()
+    accounts = _choices()
     with session() as s:
         ents = {e.id: (e.name, e.default_currency, e.books_closed_through) for e in entities(s)}
     a, b, c = st.columns([1, 1, 2])
@@ -160,6 +181,7 @@ def manual_entry_form(me) -> None:  # noqa: ANN001
                         placeholder="for example: October hosting accrual")
     if ents[entity_id][2]:
         st.caption(f"{ents[entity_id][0]}: books closed through {ents[entity_id][2]:%-d %b %Y}.")
+    customers = _customer_choices(f"{P}_me_lines_{v}")
     edited = st.data_editor(
         _blank(ents[entity_id][1]), num_rows="dynamic", hide_index=True, width="stretch", key=f"{P}_me_lines_{v}",
         placeholder="",

@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from core.billing.periods import month_period
-from core.customers import find_customers
 from core.errors import UserError
 from core.metering.metrics import TEMPLATE_FIELD, MetricSpec, create_metric, try_template, uses_customer, \
     validate_metric, validate_template
 from ui.format import qty
+from ui.pickers import customer_picker
 from ui.state import session
 
 EXAMPLE = ("SELECT account_id AS customer_external_id, SUM(calls) AS quantity\n"
@@ -49,11 +49,9 @@ def template_form(me, sources: dict[int, str], nonce: int, show_problems, months
     a, b = st.columns(2)
     month = a.selectbox("Month to test", months, index=1, format_func=lambda d: d.strftime("%B %Y"),
                         key="metrics_sql_month")
-    with session() as s:
-        customers = {c.external_id: c.name for c in find_customers(s, limit=100_000)}
-    customer = b.selectbox("Customer (for a template with :customer_id)", [""] + sorted(customers),
-                           format_func=lambda c: f"{customers[c]} ({c})" if c else "—",
-                           key="metrics_sql_customer")
+    customer, _ = customer_picker("Customer (for a template with :customer_id)", key="metrics_sql_customer",
+                                  container=b, all_label="—", by="external_id")
+    customer = customer or ""
     spots["customer"] = b.empty()
     c1, c2 = st.columns([1, 1])
     tested = c1.button("Test query", icon=":material/play_arrow:", key="metrics_sql_test")

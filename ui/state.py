@@ -55,3 +55,11 @@ def run_action(fn, *args, success: str | None = None, **kwargs):
 def page_header(title: str, caption: str) -> None:
     st.title(title)
     st.caption(caption)
+
+
+def public_page() -> None:
+    """For the pages a visitor sees without signing in (sign-in, pay, portal): no sidebar. Streamlit's browser side
+    lists the files of pages/ in the sidebar until a navigation with several visible pages replaces the list, which
+    a visitor who has not signed in never gets."""
+    if st.session_state.get("actor") is None:  # staff opening a link keep their navigation
+        st.html("<style>[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'] {display: none}</style>")

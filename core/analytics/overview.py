@@ -140,3 +140,30 @@ def contract_line_counts(session: Session) -> dict[int, int]:
 def invoice_months(session: Session) -> list[date]:
     """First days of the periods that have invoices, newest first (for month pickers)."""
     return sorted(set(session.exec(select(Invoice.period_start).distinct()).all()), reverse=True)
+
+
+def contract_rows(session: Session, *, customer_id: int | None = None, contract_id: int | None = None,
+                  limit: int = 500, offset: int = 0):  # noqa: ANN201
+    """One page of the contracts list as light rows (id, customer_id, customer, name, currency, start_date,
+    end_date, status), in contract id order, each with its number of lines — three queries, however many
+    contracts there are. Returns ([(row, lines)], how many contracts match)."""
+    where = [] if customer_id is None else [Contract.customer_id == customer_id]
+    if contract_id is not None:
+        where.append(Contract.id == contract_id)
+    total = session.exec(select(func.count()).select_from(Contract).where(*where)).one()
+    page = (select(Contract.id, Contract.customer_id, Customer.name.label("customer"), Contract.name,
+                   Contract.currency, Contract.start_date, Contract.end_date, Contract.status)
+            .join(Customer, Customer.id == Contract.customer_id).where(*where)
+            .order_by(Contract.id).limit(limit).offset(offset))
+    rows = list(session.connection().execute(page))
+    ids = [r.id for r in rows]
+    counts = dict(session.exec(select(ContractLine.contract_id, func.count()).where(
+        ContractLine.contract_id.in_(ids)).group_by(ContractLine.contract_id)).all()) if ids else {}
+    return [(r, counts.get(r.id, 0)) for r in rows], int(total)
+
+
+def usage_fingerprint(session: Session) -> int:
+    """The highest stored event id: it grows with every event stored (events are only ever added — nothing in
+    the app changes or deletes one), so a page may keep an aggregation of stored events under it and never
+    show one the events no longer give. One index lookup."""
+    return int(session.exec(select(func.max(UsageEvent.id))).one() or 0)

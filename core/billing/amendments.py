@@ -57,6 +57,9 @@ def change_line(session: Session, actor: Actor, *, contract_id: int, line_id: in
                  entity_id=contract.id, details={"line": old.id, "new_line": new.id, "effective": effective,
                                                  "before": before,
                                                  "after": {"params": new_params, "quantity": qty}})
+    from core.webhooks import outbox, payloads
+
+    outbox.emit(session, "contract.updated", lambda: payloads.contract(session, contract, change="line_changed"))
     return new
 
 
@@ -75,3 +78,6 @@ def end_contract(session: Session, actor: Actor, *, contract_id: int, effective:
     session.add(contract)
     audit.record(session, actor=actor.username, action="contract.end_early", entity_type="contract",
                  entity_id=contract.id, details={"before": before, "after": effective})
+    from core.webhooks import outbox, payloads
+
+    outbox.emit(session, "contract.updated", lambda: payloads.contract(session, contract, change="ended_early"))

@@ -212,6 +212,9 @@ def create_contract(session: Session, actor: Actor, spec: ContractSpec) -> Contr
                  entity_id=contract.id, details={"customer": spec.customer_external_id, "name": contract.name,
                                                  "lines": len(spec.lines), "currency": contract.currency,
                                                  "status": contract.status, "plan_id": contract.plan_id})
+    from core.webhooks import outbox, payloads
+
+    outbox.emit(session, "contract.created", lambda: payloads.contract(session, contract))
     return contract
 
 
@@ -226,6 +229,9 @@ def activate_contract(session: Session, actor: Actor, contract_id: int) -> Contr
     session.add(contract)
     audit.record(session, actor=actor.username, action="contract.activate", entity_type="contract",
                  entity_id=contract.id, details={"before": "draft", "after": "active"})
+    from core.webhooks import outbox, payloads
+
+    outbox.emit(session, "contract.updated", lambda: payloads.contract(session, contract, change="activated"))
     return contract
 
 

@@ -73,6 +73,20 @@ def queue_invoice_emails(session: Session, actor: Actor, invoice_ids: list[int],
     return rows
 
 
+def resolve_sender(send: Sender | None = None) -> tuple[Sender | None, str, str]:
+    """(how to send, the default From address, the problem): ``send`` when given, else the SMTP server of the
+    environment — or no way to send, and why."""
+    if send is not None:
+        return send, "", ""
+    from connectors.email import SmtpSettings
+    from connectors.email import send as smtp_send
+
+    settings = SmtpSettings.from_env()
+    if settings is None:
+        return None, "", "email is not set up: SMTP_HOST is not configured"
+    return (lambda **kw: smtp_send(settings, **kw)), settings.sender, ""
+
+
 def deliver(session: Session, log_id: int, *, send: Sender | None = None) -> EmailLog:
     """Render and send one queued email; record ``sent`` or ``failed`` with the server's answer. Never raises
     for a delivery problem (the log says it); a log row already sent is left alone (safe to run twice)."""
@@ -81,6 +95,10 @@ def deliver(session: Session, log_id: int, *, send: Sender | None = None) -> Ema
         raise NotFound(f"there is no email #{log_id}")
     if log.status == "sent":
         return log
+    if log.document == "reminder":  # a dunning reminder: its own message, no attachment
+        from core.receivables.dunning import deliver_reminder
+
+        return deliver_reminder(session, log, send=send)
     inv = session.get(Invoice, log.invoice_id)
     seller = session.get(BusinessEntity, inv.entity_id)
     if send is None:
@@ -100,9 +118,15 @@ def deliver(session: Session, log_id: int, *, send: Sender | None = None) -> Ema
     try:
         context = invoice_context(session, inv.id)
         pdf = render_pdf(render_html(template_for(session, inv.entity_id, "invoice"), context))
-        subject = " ".join(render_text(template_for(session, inv.entity_id, "invoice_email_subject"),
-                                       context).split())
-        body = render_text(template_for(session, inv.entity_id, "invoice_email_body"), context)
+        from core.receivables.templates import invoice_email
+
+        own = invoice_email(session, inv.id)  # the seller's "invoice" email template (Email templates page)
+        if own is not None:
+            subject, body = own
+        else:
+            subject = " ".join(render_text(template_for(session, inv.entity_id, "invoice_email_subject"),
+                                           context).split())
+            body = render_text(template_for(session, inv.entity_id, "invoice_email_body"), context)
         log.sender = seller.email_from or default_sender
         log.subject, log.attachment_bytes = subject[:300], len(pdf)
         send(to=[e.strip() for e in log.recipients.split(",") if e.strip()], subject=subject, body=body,

@@ -20,11 +20,12 @@ The context of an invoice (:func:`invoice_context`):
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from sqlmodel import Session, select
 
@@ -52,13 +53,113 @@ def _render(source: str, context: dict, escape: bool) -> str:
     try:
         template = env.from_string(source)
     except TemplateSyntaxError as exc:
-        raise TemplateProblem(f"template line {exc.lineno}: {exc.message}") from None
+        raise TemplateProblem(f"template line {exc.lineno}: it does not compile: {exc.message}") from None
+    check_placeholders(source, context, env)
     try:
         return template.render(**context)
     except (TemplateError, ArithmeticError, LookupError, OverflowError, TypeError, ValueError) as exc:
         # undefined names, sandbox refusals, a template's own arithmetic or indexing going wrong
         line = _line_of(exc)
-        raise TemplateProblem(f"{f'template line {line}: ' if line else 'template: '}{exc}") from None
+        said = str(exc)
+        if isinstance(exc, UndefinedError):
+            said = _unknown(re.sub(r"^'(?:dict object|[^']*)' has no attribute '([^']+)'$|^'([^']+)' is undefined$",
+                                   lambda m: m.group(1) or m.group(2), said), context)
+        raise TemplateProblem(f"{f'template line {line}: ' if line else 'template: '}{said}") from None
+
+
+def _unknown(path: str, context: dict) -> str:
+    return (f"unknown placeholder “{path}”: check its spelling — the values are "
+            f"{', '.join(sorted(context))} (for example {{{{ customer.name }}}})")
+
+
+_UNCHECKED = object()  # a value the check cannot know ahead (a macro's argument, a variable set in the template)
+
+
+def check_placeholders(source: str, context: dict, env: SandboxedEnvironment | None = None) -> None:
+    """Refuse a placeholder that names nothing, wherever it is — also in a branch the sample invoice does not take
+    (``{% if doc.is_draft %}{{ doc.watremark }}{% endif %}`` renders fine on an approved invoice, and would break on
+    the first draft). Names are checked against ``context``; ``a.b.c`` paths through its dicts; a loop variable
+    against the first item of its list. ``x is defined`` and ``x | default(…)`` are left alone (they ask)."""
+    env = env or _env(False)
+    try:
+        ast = env.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(f"template line {exc.lineno}: it does not compile: {exc.message}") from None
+    unknown = meta.find_undeclared_variables(ast) - set(context)
+    if unknown:
+        first = min((n for n in ast.find_all(nodes.Name) if n.name in unknown), key=lambda n: n.lineno)
+        raise TemplateProblem(f"template line {first.lineno}: {_unknown(first.name, context)}")
+    problem = _visit(ast, dict(context), context)
+    if problem:
+        line, path = problem
+        raise TemplateProblem(f"template line {line}: {_unknown(path, context)}")
+
+
+def _resolve(node: nodes.Node, scope: dict):  # noqa: ANN202 - (value, dotted path) or raises _Missing
+    if isinstance(node, nodes.Name):
+        return scope.get(node.name, _UNCHECKED), node.name
+    key = None
+    if isinstance(node, nodes.Getattr):
+        key = node.attr
+    elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        key = node.arg.value
+    if key is None:
+        return _UNCHECKED, ""
+    base, path = _resolve(node.node, scope)
+    path = f"{path}.{key}" if path else key
+    if isinstance(base, dict):
+        if key in base:
+            return base[key], path
+        if key in ("items", "keys", "values", "get"):
+            return _UNCHECKED, path
+        raise _Missing(node.lineno, path)
+    return _UNCHECKED, path
+
+
+class _Missing(Exception):
+    def __init__(self, line: int, path: str):
+        super().__init__(path)
+        self.line, self.path = line, path
+
+
+def _visit(node: nodes.Node, scope: dict, context: dict) -> tuple[int, str] | None:
+    try:
+        if isinstance(node, (nodes.Getattr, nodes.Getitem)):
+            _resolve(node, scope)
+        if isinstance(node, nodes.Test) and node.name in ("defined", "undefined"):
+            return None  # it asks whether the value exists
+        if isinstance(node, nodes.Filter) and node.name in ("default", "d"):
+            children = [*node.args, *node.kwargs]
+            return next((p for c in children if (p := _visit(c, scope, context))), None)
+        if isinstance(node, nodes.For):
+            if p := _visit(node.iter, scope, context):
+                return p
+            items, _ = _resolve(node.iter, scope) if isinstance(node.iter, (nodes.Name, nodes.Getattr,
+                                                                           nodes.Getitem)) else (_UNCHECKED, "")
+            inner = {**scope, "loop": _UNCHECKED}
+            for target in node.target.find_all(nodes.Name) if not isinstance(node.target, nodes.Name) \
+                    else [node.target]:
+                inner[target.name] = _UNCHECKED
+            if isinstance(node.target, nodes.Name) and isinstance(items, list) and items:
+                inner[node.target.name] = items[0]
+            for child in [*(node.test and [node.test] or []), *node.body]:
+                if p := _visit(child, inner, context):
+                    return p
+            return next((p for c in node.else_ if (p := _visit(c, scope, context))), None)
+        if isinstance(node, (nodes.Macro, nodes.CallBlock)):
+            return None  # arguments are only known when it is called
+        if isinstance(node, (nodes.Assign, nodes.AssignBlock)):
+            for target in node.target.find_all(nodes.Name) if not isinstance(node.target, nodes.Name) \
+                    else [node.target]:
+                scope[target.name] = _UNCHECKED
+    except _Missing as missing:
+        return missing.line, missing.path
+    for child in node.iter_child_nodes():
+        if isinstance(node, (nodes.Assign, nodes.AssignBlock)) and child is node.target:
+            continue
+        if p := _visit(child, scope, context):
+            return p
+    return None
 
 
 def _line_of(exc: Exception) -> int | None:

@@ -338,6 +338,10 @@ def export_customers(session: Session, actor: Actor, fmt: str = "csv", *, entity
     if not include_archived:
         q = q.where(t.c.archived.is_(False))
     rows = [tuple(r) for r in session.execute(q)]
+    # customer data leaving the system is a change of consequence for privacy: who took which, when
+    audit.record(session, actor=actor.username, action="customer.export", entity_type="customer",
+                 details={"format": fmt, "customers": len(rows), "entity_id": entity_id,
+                          "include_archived": include_archived})
     if fmt == "csv":
         return write_csv(FIELDS, rows)
     return write_xlsx(FIELDS, rows, sheet="Customers")

@@ -205,6 +205,12 @@ def issue_credit_note(session: Session, actor: Actor, invoice_id: int, *, reason
                  details={"credit_note": note.number, "total": total, "reason": reason, "applied": applied,
                           "to_wallet": note.to_wallet, "refunded": note.refunded, "before": before,
                           "after": inv.status})
+    from core.webhooks import outbox, payloads
+
+    outbox.emit(session, "credit_note.created", lambda: payloads.credit_note(session, note, inv))
+    if inv.status != before and inv.status in ("void", "paid"):  # credited in full, or what was left is settled
+        outbox.emit(session, "invoice.voided" if inv.status == "void" else "invoice.paid",
+                    lambda: payloads.invoices(session, [inv])[0])
     return note
 
 
@@ -323,7 +329,7 @@ def mark_refund_paid_out(session: Session, actor: Actor, refund_id: int, *, refe
     session.flush()
     from core.ledger.events import refund_entry
 
-    refund_entry(session, refund, posted_by=actor.username)  # paid by hand: from Cash
+    refund_entry(session, refund, posted_by=actor.username, on=paid_on)  # paid by hand: from Cash, that day
     audit.record(session, actor=actor.username, action="refund.paid_out", entity_type="refund", entity_id=refund.id,
                  details={"before": before, "amount": refund.amount, "currency": refund.currency,
                           "method": refund.method, "reference": reference, "paid_on": paid_on,

@@ -90,9 +90,12 @@ def start_sheet(ws: Worksheet, columns: list[tuple[str, int, str]]) -> None:
 
 
 def write_row(ws: Worksheet, columns: list[tuple[str, int, str]], values: Sequence, code: str) -> None:
+    from core.importers.files import neutralise
+
     row = ws.max_row + 1
     for col, ((_, _, kind), value) in enumerate(zip(columns, values), start=1):
-        cell = ws.cell(row=row, column=col, value=value)
+        # text is never a formula (a customer called "=HYPERLINK(…)" stays text): formula-injection safe
+        cell = ws.cell(row=row, column=col, value=neutralise(value) if isinstance(value, str) else value)
         if kind == "money" and value is not None:
             cell.number_format = money_format(code)
         elif kind == "date" and value is not None:

@@ -144,6 +144,13 @@ def record_payment(session: Session, actor: Actor, *, customer_id: int, currency
     audit.record(session, actor=actor.username, action="payment.record", entity_type="payment", entity_id=payment.id,
                  details={"customer": cust.external_id, "amount": total, "currency": code, "method": method,
                           "reference": reference, "allocations": changes, "to_wallet": payment.unallocated})
+    from core.webhooks import outbox, payloads
+
+    outbox.emit(session, "payment.received",
+                lambda: payloads.payment(session, payment, plan, {i: invoices[i].number for i in plan}))
+    for inv_id, change in zip(plan, changes):
+        if change["after"] == "paid" and change["before"] != "paid":
+            outbox.emit(session, "invoice.paid", lambda inv=invoices[inv_id]: payloads.invoice(inv, cust.external_id))
     return payment
 
 

@@ -740,7 +740,9 @@ def approve_invoices(session: Session, actor: Actor, invoice_ids: list[int]) -> 
         due = inv.due_date
         if inv.contract_id in on_approval:
             due = terms.due_date(approved_at.date(), *on_approval[inv.contract_id])
-        changes.append({"b_id": inv.id, "number": numbers[inv.id], "status": "approved", "approved_at": approved_at,
+        # nothing to pay (a zero invoice, or one prepaid credit covers in full): paid the moment it is approved
+        status = "paid" if inv.total - inv.credits_applied <= 0 else "approved"
+        changes.append({"b_id": inv.id, "number": numbers[inv.id], "status": status, "approved_at": approved_at,
                         "approved_by": actor.username, "due_date": due})
     t = Invoice.__table__
     stmt = (update(t).where(t.c.id == bindparam("b_id"), t.c.status == "draft")
@@ -762,12 +764,18 @@ def approve_invoices(session: Session, actor: Actor, invoice_ids: list[int]) -> 
             log.append(wallet.use_audit(entry_of[inv.id], actor=SYSTEM))
         log.append(dict(actor=actor.username, action="invoice.approve", entity_type="invoice", entity_id=inv.id,
                         details={"number": inv.number, "total": inv.total, "currency": inv.currency,
-                                 "before": "draft", "after": "approved"}))
+                                 "before": "draft", "after": change["status"]}))
     from core.ledger.events import approval_entries
 
     approval_entries(session, [found[i] for i in order], posted_by=actor.username)
     audit.record_many(session, log)
-    return [found[i] for i in order]
+    from core.webhooks import outbox, payloads
+
+    approved = [found[i] for i in order]  # one query for all the payloads, and only when an endpoint listens
+    outbox.emit_many(session, "invoice.approved", lambda: payloads.invoices(session, approved))
+    outbox.emit_many(session, "invoice.paid",
+                     lambda: payloads.invoices(session, [inv for inv in approved if inv.status == "paid"]))
+    return approved
 
 
 def _peek_number(session: Session, inv: Invoice, by_entity: dict[int, list[Invoice]]) -> tuple[str, int]:
@@ -795,28 +803,96 @@ class InvoiceRow:
     overdue: bool
 
 
-def list_invoices(session: Session, *, status: str | None = None, customer_id: int | None = None,
-                  period_start: date | None = None, search: str = "", limit: int = 5000,
-                  today: date | None = None) -> list[InvoiceRow]:
-    today = today or date.today()
-    q = select(Invoice, Customer).join(Customer, Customer.id == Invoice.customer_id)
+def _invoice_filters(status: str | None, customer_id: int | None, period_start: date | None, search: str) -> list:
+    where = []
     if status:
-        q = q.where(Invoice.status == status)
+        where.append(Invoice.status == status)
     if customer_id:
-        q = q.where(Invoice.customer_id == customer_id)
+        where.append(Invoice.customer_id == customer_id)
     if period_start:
-        q = q.where(Invoice.period_start == period_start)
+        where.append(Invoice.period_start == period_start)
     if search:
         like = f"%{search.strip()}%"
-        q = q.where(or_(Customer.name.ilike(like), Customer.external_id.ilike(like), Invoice.number.ilike(like)))
-    q = q.order_by(Invoice.period_start.desc(), Invoice.id.desc()).limit(limit)
+        where.append(or_(Customer.name.ilike(like), Customer.external_id.ilike(like), Invoice.number.ilike(like)))
+    return where
+
+
+def _due_sql():
+    """``settlement.due`` in SQL, on the scaled integers (exact): nothing once void."""
+    from sqlalchemy import case
+
+    t = Invoice.__table__.c
+    def raw(col):  # noqa: ANN001, ANN202 - the scaled integer as stored
+        return type_coerce(col, BigInteger)
+
+    return case((t.status == "void", 0), else_=raw(t.total) - raw(t.credits_applied) - raw(t.amount_paid)
+                - raw(t.amount_credited) - raw(t.amount_written_off))
+
+
+def list_invoices(session: Session, *, status: str | None = None, customer_id: int | None = None,
+                  period_start: date | None = None, search: str = "", limit: int = 5000, offset: int = 0,
+                  today: date | None = None) -> list[InvoiceRow]:
+    """One page of the invoices matching the filters, newest period first (light rows, not ORM objects)."""
+    today = today or date.today()
+    t = Invoice.__table__.c
+    q = (select(t.id, t.number, t.status, Customer.name, Customer.external_id, t.period_start, t.period_end,
+                t.issue_date, t.due_date, t.currency, t.total, _due_sql().label("due"))
+         .join(Customer, Customer.id == t.customer_id)
+         .where(*_invoice_filters(status, customer_id, period_start, search))
+         .order_by(t.period_start.desc(), t.id.desc()).limit(limit).offset(offset))
     rows = []
-    for inv, cust in session.exec(q):
-        due = amount_due(inv)
-        rows.append(InvoiceRow(inv.id, inv.number, inv.status, cust.name, cust.external_id, inv.period_start,
-                               inv.period_end, inv.issue_date, inv.due_date, inv.currency, inv.total, due,
-                               inv.status != "draft" and due > 0 and inv.due_date < today))
+    for (inv_id, number, st, name, ext, start, end, issued, due_date, code, total,
+         due) in session.connection().execute(q):
+        due = from_scaled(due, MONEY_SCALE)
+        rows.append(InvoiceRow(inv_id, number, st, name, ext, start, end, issued, due_date, code, total, due,
+                               st != "draft" and due > 0 and due_date < today))
     return rows
+
+
+@dataclass
+class InvoiceSummary:
+    """What the invoices matching a filter add up to, computed in SQL (however many there are)."""
+
+    count: int = 0
+    total: dict[str, Decimal] = field(default_factory=dict)  # currency -> sum of totals
+    due: dict[str, Decimal] = field(default_factory=dict)  # currency -> sum of amounts due
+    overdue: int = 0
+    drafts: int = 0
+    open: int = 0  # approved or partially paid
+
+
+def summarise_invoices(session: Session, *, status: str | None = None, customer_id: int | None = None,
+                       period_start: date | None = None, search: str = "", today: date | None = None
+                       ) -> InvoiceSummary:
+    from sqlalchemy import case
+
+    today = today or date.today()
+    t = Invoice.__table__.c
+    due = _due_sql()
+    q = (select(t.currency, func.count(), func.sum(type_coerce(t.total, BigInteger)), func.sum(due),
+                func.sum(case((and_(t.status != "draft", due > 0, t.due_date < today), 1), else_=0)),
+                func.sum(case((t.status == "draft", 1), else_=0)),
+                func.sum(case((t.status.in_(("approved", "partially_paid")), 1), else_=0)))
+         .join(Customer, Customer.id == t.customer_id)
+         .where(*_invoice_filters(status, customer_id, period_start, search)).group_by(t.currency))
+    out = InvoiceSummary()
+    for code, n, total, owed, overdue, drafts, open_ in session.connection().execute(q):
+        out.count += int(n)
+        out.total[code] = from_scaled(total, MONEY_SCALE)
+        out.due[code] = from_scaled(owed, MONEY_SCALE)
+        out.overdue += int(overdue or 0)
+        out.drafts += int(drafts or 0)
+        out.open += int(open_ or 0)
+    return out
+
+
+def invoice_ids(session: Session, *, statuses: tuple[str, ...], status: str | None = None,
+                customer_id: int | None = None, period_start: date | None = None, search: str = "") -> list[int]:
+    """Ids of the invoices matching the filters whose status is one of ``statuses``, in the list's order."""
+    q = (select(Invoice.id).join(Customer, Customer.id == Invoice.customer_id)
+         .where(Invoice.status.in_(statuses), *_invoice_filters(status, customer_id, period_start, search))
+         .order_by(Invoice.period_start.desc(), Invoice.id.desc()))
+    return list(session.exec(q))
 
 
 def count_by_status(session: Session) -> dict[str, int]:

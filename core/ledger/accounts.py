@@ -74,6 +74,32 @@ def accounts(session: Session, *, include_inactive: bool = True) -> list[Account
     return list(session.exec(q))
 
 
+def _posted_to(session: Session, acc: Account) -> list[str]:
+    """Why ``acc`` cannot become a heading (an account with sub-accounts takes no postings): the automatic
+    postings use it, products book their revenue to it, or revenue schedules still recognise into it."""
+    from core.models import Product, RevenueSchedule, RevenueScheduleRow
+
+    name = f"{acc.code} {acc.name}"
+    if session.exec(select(Account.id).where(Account.parent_id == acc.id)).first() is not None:
+        return []  # a heading already
+    if acc.system_key:
+        return [f"parent: {name} is used by the automatic postings and must stay an account that takes postings; "
+                "put the new account under its heading instead"]
+    problems = []
+    skus = list(session.exec(select(Product.sku).where(Product.gl_account == acc.code).order_by(Product.sku)))
+    if skus:
+        problems.append(f"parent: products {', '.join(skus[:5])}{' …' if len(skus) > 5 else ''} book their revenue "
+                        f"to {name}; give them another revenue account first")
+    pending = session.exec(select(RevenueSchedule.id).where(
+        RevenueSchedule.account_id == acc.id,
+        RevenueSchedule.id.in_(select(RevenueScheduleRow.schedule_id).where(RevenueScheduleRow.entry_id.is_(None))),
+    )).first()
+    if pending is not None:
+        problems.append(f"parent: revenue schedules still recognise into {name}; it cannot become a heading until "
+                        "they are recognised")
+    return problems
+
+
 def _check(session: Session, *, code: str, name: str, kind: str, parent_id: int | None,
            account_id: int | None = None) -> list[str]:
     problems = []
@@ -94,14 +120,16 @@ def _check(session: Session, *, code: str, name: str, kind: str, parent_id: int 
         elif parent.kind != kind:
             problems.append(f"parent: {parent.code} {parent.name} is an {KINDS[parent.kind]} account; a sub-account "
                             f"has its parent's type")
-        elif account_id is not None:
-            seen, p = set(), parent
-            while p is not None and p.id not in seen:
-                if p.id == account_id:
-                    problems.append("parent: an account cannot sit under itself or one of its sub-accounts")
-                    break
-                seen.add(p.id)
-                p = session.get(Account, p.parent_id) if p.parent_id else None
+        else:
+            if account_id is not None:
+                seen, p = set(), parent
+                while p is not None and p.id not in seen:
+                    if p.id == account_id:
+                        problems.append("parent: an account cannot sit under itself or one of its sub-accounts")
+                        break
+                    seen.add(p.id)
+                    p = session.get(Account, p.parent_id) if p.parent_id else None
+            problems.extend(_posted_to(session, parent))  # it would become a heading: is it posted to?
     return problems
 
 

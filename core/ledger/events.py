@@ -255,9 +255,10 @@ def credit_note_entry(session: Session, note: CreditNote, inv: Invoice, *, poste
 
 
 def refund_entry(session: Session, refund: Refund, *, posted_by: str, entity_id: int | None = None,
-                 provider: str = "", undo: bool = False) -> None:
-    """A refund paid out: Refunds Payable against Cash (or the gateway's clearing account) — or, ``undo``, a
-    refund that had succeeded and then failed at the provider: the money is owed to the customer again."""
+                 provider: str = "", undo: bool = False, on: date | None = None) -> None:
+    """A refund paid out (on the day ``on``, default today): Refunds Payable against Cash (or the gateway's
+    clearing account) — or, ``undo``, a refund that had succeeded and then failed at the provider: the money is
+    owed to the customer again."""
     from core.models import Customer, utcnow
 
     accounts = chart(session)
@@ -265,7 +266,7 @@ def refund_entry(session: Session, refund: Refund, *, posted_by: str, entity_id:
         entity_id = session.get(Customer, refund.customer_id).entity_id
     n = len(session.exec(select(JournalEntry.id).where(JournalEntry.source_type == "refund",
                                                        JournalEntry.source_id == refund.id)).all())
-    d = Draft(entity_id=entity_id, entry_date=utcnow().date(),
+    d = Draft(entity_id=entity_id, entry_date=on or utcnow().date(),
               memo=f"Refund #{refund.id} " + ("failed after it was paid out" if undo else "paid out"),
               source_type="refund", source_id=refund.id, source_key=f"refund:{refund.id}:{n}")
     paid = accounts.key("gateway_clearing" if provider else "cash")

@@ -176,6 +176,56 @@ def redistribute(session: Session, actor: Actor, schedule_id: int, *, how: str, 
     return sched
 
 
+@dataclass(frozen=True)
+class ContractRespread:
+    schedules: int  # schedules with revenue still to recognise that were spread again
+    amounts: dict[str, Decimal]  # currency -> revenue spread again
+
+
+def open_schedules_of_contract(session: Session, contract_id: int) -> list[RevenueSchedule]:
+    """The contract's schedules (through its invoices) with a period not yet recognised."""
+    from core.models import Invoice
+
+    return list(session.exec(
+        select(RevenueSchedule).join(Invoice, Invoice.id == RevenueSchedule.invoice_id)
+        .where(Invoice.contract_id == contract_id,
+               RevenueSchedule.id.in_(select(RevenueScheduleRow.schedule_id)
+                                      .where(RevenueScheduleRow.entry_id.is_(None))))
+        .order_by(RevenueSchedule.id)))
+
+
+def redistribute_contract(session: Session, actor: Actor, contract_id: int, *, how: str, reason: str = "",
+                          served_until: date | None = None) -> ContractRespread:
+    """After a contract changes, spread what its invoices' schedules have not recognised yet again, by ``how``
+    (front-load, straight-line, back-load). With ``served_until`` (the first day no longer served — an early
+    end), periods starting on or after it get nothing: the revenue still deferred goes to the periods served
+    before it, or, when none is left to come, to the first open period (recognised by the next run)."""
+    require(actor, "accounting:write")
+    if how not in REDISTRIBUTIONS:
+        raise UserError(f"redistribution: choose one of {', '.join(REDISTRIBUTIONS.values())}")
+    amounts: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    done = []
+    for sched in open_schedules_of_contract(session, contract_id):
+        rows = schedule_rows(session, sched.id)
+        open_rows = [r for r in rows if r.entry_id is None]
+        remaining = sched.total - sum((r.amount for r in rows if r.entry_id is not None), ZERO)
+        served = [r for r in open_rows if served_until is None or r.period_start < served_until] or open_rows[:1]
+        before = {str(r.period_start): r.amount for r in open_rows}
+        for r in open_rows:
+            r.amount = ZERO
+        _respread(served, remaining, sched.currency, how)
+        session.add_all(open_rows)
+        amounts[sched.currency] += remaining
+        done.append({"schedule": sched.id, "before": before,
+                     "after": {str(r.period_start): r.amount for r in open_rows}})
+    session.flush()
+    if done:
+        audit.record(session, actor=actor.username, action="revenue.redistribute_contract", entity_type="contract",
+                     entity_id=contract_id, details={"how": how, "reason": reason, "served_until": served_until,
+                                                     "schedules": done})
+    return ContractRespread(len(done), dict(amounts))
+
+
 def reduce_for_credit(session: Session, schedule_id: int, amount: Decimal) -> Decimal:
     """Take up to ``amount`` off the rows of a schedule not yet recognised (straight-line over them); returns
     how much was taken (the rest of a credit was already recognised: it goes to Sales Returns)."""

@@ -139,6 +139,10 @@ def check_alerts(session: Session, actor: Actor, *, on: date, send_email=None) -
                 audit.record(session, actor=actor.username, action="alert.fire", entity_type="usage_alert",
                              entity_id=alert.id, details={"customer": ext, "quantity": res.quantity,
                                                           "period_start": period_start})
+                from core.webhooks import outbox, payloads
+
+                outbox.emit(session, "usage.threshold_reached",
+                            lambda: payloads.usage_threshold(alert, metric, ext, period_start, res.quantity, limit))
                 to = [e.strip() for e in alert.recipients.split(",") if e.strip()]
                 if to and send_email is not None:
                     what = (f"{format_number(alert.threshold)}% of {format_number(alert.allowance)}"

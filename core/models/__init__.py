@@ -16,3 +16,8 @@ from core.models.payments import (  # noqa: F401
 from core.models.ledger import (  # noqa: F401
     Account, ErpAccountMap, JournalEntry, JournalLine, RevenueSchedule, RevenueScheduleRow,
 )
+from core.models.segments import *  # noqa: F401,F403
+from core.models.dunning import *  # noqa: F401,F403
+from core.models.entitlements import *  # noqa: F401,F403
+from core.models.webhooks import *  # noqa: F401,F403
+from core.models.api import *  # noqa: F401,F403

@@ -17,6 +17,14 @@ class User(SQLModel, table=True):
     failed_logins: int = Field(default=0)
     locked_until: NaiveDatetime | None = None
     created_at: NaiveDatetime = Field(default_factory=utcnow)
+    # permissions given on top of the role ("invoices:approve", …): core.auth.set_grants
+    grants: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    # two-factor sign-in (TOTP, RFC 6238): the base32 secret once confirmed ("" = off), and the last time step a
+    # code was accepted for, so a code is never accepted twice
+    totp_secret: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    totp_last_step: int | None = None
+    # the address the company's identity provider (OIDC) signs this person in with ("" = password only)
+    email: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
 
 
 class AuditLog(SQLModel, table=True):

@@ -1,5 +1,6 @@
 
 from pydantic import NaiveDatetime
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from core.models.common import utcnow
@@ -30,5 +31,8 @@ class Customer(CustomerBase, table=True):
     stripe_customer_id: str = Field(default="", max_length=100)  # "" until synced to Stripe
     stripe_payment_method: str = Field(default="", max_length=100)  # the saved card/mandate charged by default
     auto_charge: bool = Field(default=False)  # charge the saved payment method when an invoice is approved
+    # custom attributes (str → str), e.g. {"tier": "enterprise", "region": "EMEA"}: segments filter on them
+    attributes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict,
+                                                                    server_default="{}"))
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     updated_at: NaiveDatetime = Field(default_factory=utcnow)

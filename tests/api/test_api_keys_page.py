@@ -49,3 +49,24 @@ def test_an_empty_name_is_refused_with_a_message(open_page):  # noqa: F811
     at.get("form_submit_button")[0].click().run()
     assert "name is required" in " ".join(e.value for e in at.error)
     assert not at.code
+
+
+def test_scopes_are_picked_per_resource(open_page, demo_db):  # noqa: F811
+    at = open_page(PAGE, "admin")
+    labels = [m.label for m in at.multiselect]
+    assert "Customers" in labels and "Invoices, credit notes and payments" in labels
+    at.text_input[0].input("crm sync")
+    at.multiselect(key="apikeys_scopes_customers_0").select("customers:read").select("customers:write")
+    at.multiselect(key="apikeys_scopes_usage_0").unselect("usage:write")
+    at.get("form_submit_button")[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    eng = create_engine(demo_db)
+    try:
+        with eng.connect() as c:
+            scopes = c.execute(text("SELECT scopes FROM api_key WHERE name = 'crm sync'")).scalar_one()
+    finally:
+        eng.dispose()
+    assert sorted(scopes if isinstance(scopes, list) else __import__("json").loads(scopes)) == [
+        "customers:read", "customers:write"]
+    assert "customers:read, customers:write" in list(at.dataframe[0].value["Scopes"])
+

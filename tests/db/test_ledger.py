@@ -85,8 +85,10 @@ def test_payment_credit_note_and_refund_keep_receivable_equal_to_what_is_due(ses
     # a bank-transfer refund is owed until someone pays it out by hand
     assert (_balances(session, "cash"), _balances(session, "refunds_payable")) == (D("400.00"), D("-100.00"))
     [refund] = session.exec(select(Refund)).all()
-    credit_notes.mark_refund_paid_out(session, SYSTEM, refund.id, reference="TRF 991")
+    credit_notes.mark_refund_paid_out(session, SYSTEM, refund.id, reference="TRF 991", paid_on=date(2025, 2, 20))
     assert (_balances(session, "cash"), _balances(session, "refunds_payable")) == (D("300.00"), 0)
+    [paid_out] = session.exec(select(JournalEntry).where(JournalEntry.source_type == "refund")).all()
+    assert paid_out.entry_date == date(2025, 2, 20)  # the day the money left, not the day it was recorded
     assert sum(r.closing for r in reports.trial_balance(session)) == 0
 
 

@@ -71,3 +71,15 @@ def texts(at: AppTest) -> str:
                  "toast"):
         parts.extend(str(el.value) for el in getattr(at, kind))
     return "\n".join(parts)
+
+
+def in_db(url: str, fn):  # noqa: ANN001, ANN201
+    """fn(session) on the page's database, in a transaction of its own (committed), with an engine of its own."""
+    from core.db import make_engine, session_scope
+
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as s:
+            return fn(s)
+    finally:
+        engine.dispose()

@@ -45,3 +45,29 @@ def test_end_early_and_viewer_cannot_change(open_page, demo_db):
     viewer = open_page("pages/contracts.py", "viewer")
     viewer.selectbox(key="contracts_open").set_value(cid).run()
     assert not [b for b in viewer.button if (b.key or "").startswith("contracts_change_")]
+
+
+def test_an_early_end_asks_what_happens_to_deferred_revenue(open_page, demo_db):
+    """The demo billed October's platform fee in advance (September's invoice), so Acme has revenue deferred:
+    finance is asked how to recognise it; sales, who may change contracts but not the ledger, is not asked."""
+    from core.models import AuditLog
+
+    cid = contract_id(demo_db, "Acme — Growth")
+    key = f"contracts_change_{cid}"
+    sales = open_page("pages/contracts.py", "sales")
+    sales.selectbox(key="contracts_open").set_value(cid).run()
+    assert not [s for s in sales.selectbox if s.key == f"{key}_end_respread"]
+    at = open_page("pages/contracts.py", "finance")
+    at.selectbox(key="contracts_open").set_value(cid).run()
+    choice = at.selectbox(key=f"{key}_end_respread")
+    assert "1 schedule" in choice.label and not choice.value  # left on its schedule unless chosen
+    choice.set_value("front_load")
+    at.date_input(key=f"{key}_end").set_value(date(2026, 10, 20))
+    at.button(key=f"{key}_end_apply").click().run()
+    assert "Deferred revenue: front-load" in " ".join(s.value for s in at.success)
+    engine = make_engine(demo_db)
+    with Session(engine) as s:
+        [log] = s.exec(select(AuditLog).where(AuditLog.action == "revenue.redistribute_contract")).all()
+        assert log.entity_id == str(cid) and log.actor == "finance-user" and log.details["how"] == "front_load"
+        assert s.get(Contract, cid).end_date == date(2026, 10, 21)
+    engine.dispose()

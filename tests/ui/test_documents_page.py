@@ -17,7 +17,8 @@ def _approve_first(url: str) -> tuple[int, str, str]:
     engine = make_engine(url)
     try:
         with session_scope(engine) as s:
-            inv = s.exec(select(Invoice).where(Invoice.currency == "USD").order_by(Invoice.id)).first()
+            inv = s.exec(select(Invoice).where(Invoice.currency == "USD", Invoice.status == "draft")
+                         .order_by(Invoice.id)).first()  # an October draft: the demo's earlier months are approved
             approve_invoice(s, SYSTEM, inv.id)
             return inv.id, inv.number, inv.currency
     finally:
@@ -89,12 +90,16 @@ def test_email_every_listed_open_invoice_at_once(open_page, demo_db, smtp):  # n
     engine = make_engine(demo_db)
     try:
         with session_scope(engine) as s:
-            ids = [i.id for i in s.exec(select(Invoice).order_by(Invoice.id).limit(3))]
+            ids = [i.id for i in s.exec(select(Invoice).where(Invoice.status == "draft").order_by(Invoice.id).limit(3))]
             for i in ids:
                 approve_invoice(s, SYSTEM, i)
+            october = s.exec(select(Invoice.period_start).where(Invoice.id == ids[0])).one()
     finally:
         engine.dispose()
     at = open_page("pages/invoices.py", role="finance")
+    # the list shows October only: the 3 just approved are its open invoices (earlier months have open ones too)
+    at.selectbox(key="invoices_f_month").set_value(october).run()
+    assert at.button(key="invoices_email_all").label == "Email the 3 listed open invoices"
     at.button(key="invoices_email_all").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Sent to " in " ".join(s.value for s in at.success) and "and" not in at.success[0].value

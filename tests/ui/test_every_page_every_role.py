@@ -13,7 +13,7 @@ import pytest
 from tests.ui.conftest import ROLES, ROOT
 
 # page("home", …) and the PAGES table's ("Section", "file", …) rows
-NAV_PAGES = re.findall(r"""(?:\bpage\(|\(\s*"(?:Pilot|Billing|Accounting|Setup)",)\s*["'](\w+)["']""", (ROOT / "app.py").read_text())
+NAV_PAGES = re.findall(r"""(?:\bpage\(|\(\s*"(?:Pilot|Analytics|Billing|Receivables|Accounting|Setup)",)\s*["'](\w+)["']""", (ROOT / "app.py").read_text())
 PAGES = sorted(set(NAV_PAGES) | {p.stem for p in (ROOT / "pages").glob("*.py") if not p.stem.startswith("_")})
 
 # The product rule the navigation must follow: who may not see which page (everyone else sees every page).

@@ -14,11 +14,18 @@ from tests.ui.conftest import texts
 
 
 def _approved(url: str) -> tuple[int, int, Decimal]:
+    """A USD October draft approved, of a customer who owes nothing else (the demo's July–September invoices of
+    some customers are still open, and a payment would settle those first): that invoice is all they owe."""
     engine = make_engine(url)
     try:
         with session_scope(engine) as s:
-            inv = s.exec(select(Invoice).where(Invoice.currency == "USD").order_by(Invoice.id)).first()
+            owing = select(Invoice.customer_id).where(Invoice.status.in_(("approved", "partially_paid")))
+            inv = s.exec(select(Invoice).where(Invoice.currency == "USD", Invoice.status == "draft",
+                                               Invoice.customer_id.not_in(owing)).order_by(Invoice.id)).first()
             approve_invoice(s, SYSTEM, inv.id)
+            assert s.exec(select(Invoice.id).where(Invoice.customer_id == inv.customer_id,
+                                                   Invoice.status.in_(("approved", "partially_paid")))
+                          ).all() == [inv.id]
             return inv.id, inv.customer_id, inv.total
     finally:
         engine.dispose()
