@@ -11,19 +11,17 @@ from core.entitlements.balances import check
 from core.entitlements.grants import keys_in_use
 from core.errors import UserError
 from core.money import format_number
-from ui.entitlements_ui import customer_choices, customer_externals
+from ui.pickers import customer_picker
 from ui.state import session
 
 
 def check_panel(me: Actor, on: date, near) -> None:  # noqa: ANN001, ARG001
-    customers = customer_choices()
-    externals = customer_externals()
     with session() as s:
         keys = keys_in_use(s, me)
-    with st.form("ent_check"):
-        a, b = st.columns([2, 1])
-        who = a.selectbox("Customer", list(customers), format_func=customers.get)
-        key = b.text_input("Key", placeholder=next(iter(keys), "api_calls"),
+    a, b = st.columns([2, 1])
+    who, listed = customer_picker("Customer", key="ent_check_customer", container=a)
+    with b.form("ent_check"):
+        key = st.text_input("Key", placeholder=next(iter(keys), "api_calls"),
                            help="Keys granted so far: " + (", ".join(keys) or "none yet"))
         asked = st.form_submit_button("Check", type="primary", icon=":material/rule:")
     if not asked:
@@ -37,7 +35,7 @@ def check_panel(me: Actor, on: date, near) -> None:  # noqa: ANN001, ARG001
         return
     try:
         with session() as s:
-            d = check(s, externals.get(who, ""), key, on=on)
+            d = check(s, listed[who].external_id if who in listed else "", key, on=on)
     except UserError as exc:
         st.error(str(exc), icon=":material/error:")
         return

@@ -12,7 +12,8 @@ from core.entitlements.balances import balances
 from core.entitlements.grants import KINDS, LIMIT_TYPES, RESETS, GrantSpec, create_grant, end_grant
 from core.metering.metrics import list_metrics
 from core.models import Contract
-from ui.entitlements_ui import BALANCE_COLUMNS, balance_frame, customer_choices, customer_externals, kind_label
+from ui.entitlements_ui import BALANCE_COLUMNS, balance_frame, kind_label
+from ui.pickers import customer_picker
 from ui.ledger_ui import done
 from ui.state import run_action, session
 
@@ -20,10 +21,8 @@ PAGE_SIZE = 200
 
 
 def grants_panel(me: Actor, on: date, near) -> None:  # noqa: ANN001
-    customers = customer_choices()
     a, b = st.columns([2, 1])
-    who = a.selectbox("Customer", [None, *customers], format_func=lambda k: customers.get(k, "All customers"),
-                      key="ent_customer")
+    who, _ = customer_picker("Customer", key="ent_customer", container=a, all_label="All customers")
     kind = b.selectbox("Kind", [None, *KINDS], format_func=kind_label, key="ent_kind")
     page = st.session_state.get("ent_page", 1)
     with session() as s:
@@ -44,16 +43,15 @@ def grants_panel(me: Actor, on: date, near) -> None:  # noqa: ANN001
                    "customer's billing period, the calendar month, or the grant's whole window when it never resets); "
                    "credits count approved invoices less their credit notes. The Used % bar is full at the limit.")
     if me.can("entitlements:write"):
-        _grant_form(me, customers, who)
+        _grant_form(me, who)
         _end_form(me, [r.grant for r in rows if r.grant.end_date is None or r.grant.end_date > on], on)
 
 
-def _grant_form(me: Actor, customers: dict[int, str], who: int | None) -> None:
+def _grant_form(me: Actor, who: int | None) -> None:
     v = st.session_state.get("ent_v", 0)
     with st.expander("Grant an entitlement", icon=":material/add_circle:", expanded=False):
         a, b = st.columns(2)
-        cust = a.selectbox("Customer", list(customers), index=list(customers).index(who) if who in customers else 0,
-                           format_func=customers.get, key=f"ent_new_customer_{v}")
+        cust, listed = customer_picker("Customer", key=f"ent_new_customer_{v}", container=a, default=who)
         kind = b.radio("Kind", list(KINDS), format_func=KINDS.get, horizontal=True, key=f"ent_new_kind_{v}")
         with session() as s:
             metrics = {m.id: f"{m.name} ({m.code})" for m in list_metrics(s)}
@@ -88,7 +86,7 @@ def _grant_form(me: Actor, customers: dict[int, str], who: int | None) -> None:
                                    format_func=lambda k: contracts.get(k, "By hand (no contract)"))
             note = st.text_input("Note (optional)")
             if st.form_submit_button("Grant", type="primary", icon=":material/verified:"):
-                ext = customer_externals().get(cust, "")
+                ext = listed[cust].external_id if cust in listed else ""
                 spec = GrantSpec(customer_external_id=ext, key=key, kind=kind, start_date=start, end_date=end,
                                  name=name, metric_id=metric, units=units, reset=reset or "never", amount=amount,
                                  currency=currency or "", limit_type=limit_type, enabled=enabled,

@@ -11,16 +11,18 @@ from core.auth import Actor
 from core.entitlements.balances import history
 from core.entitlements.grants import find_grants
 from core.money import format_money, format_number
-from ui.entitlements_ui import customer_choices, day
+from ui.entitlements_ui import day
+from ui.pickers import customer_picker
 from ui.state import session
 
 
 def history_panel(me: Actor, on: date, near) -> None:  # noqa: ANN001, ARG001
-    customers = customer_choices()
     a, b = st.columns(2)
-    default = st.session_state.get("ent_customer")
-    who = a.selectbox("Customer", list(customers), format_func=customers.get, key="ent_hist_customer",
-                      index=list(customers).index(default) if default in customers else 0)
+    who, _ = customer_picker("Customer", key="ent_hist_customer", container=a,
+                             default=st.session_state.get("ent_customer"))
+    if who is None:
+        st.info("Choose a customer to see the history of its grants.", icon=":material/history:")
+        return
     with session() as s:
         grants, _ = find_grants(s, me, customer_id=who, limit=1000)
     if not grants:

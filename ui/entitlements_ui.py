@@ -6,25 +6,10 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from core.customers import find_customers
 from core.entitlements.balances import STATUS_LABELS, Balance
 from core.entitlements.grants import KINDS
 from core.money import format_number
 from ui.state import session
-
-MAX_CUSTOMERS = 5000
-
-
-def customer_choices() -> dict[int, str]:
-    """Customer id -> "Name (EXTERNAL-ID)" for a select box."""
-    with session() as s:
-        return {c.id: f"{c.name} ({c.external_id})" for c in find_customers(s, limit=MAX_CUSTOMERS)}
-
-
-def customer_externals() -> dict[int, str]:
-    with session() as s:
-        return {c.id: c.external_id for c in find_customers(s, limit=MAX_CUSTOMERS)}
-
 
 def day(d: date | None) -> str:
     return f"{d:%-d %b %Y}" if d else "—"

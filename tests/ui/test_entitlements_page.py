@@ -63,6 +63,8 @@ def test_balances_show_the_demo_grants_near_and_over_their_limits(open_page):
 def test_grant_by_hand_refuses_a_bad_amount_then_grants(open_page, demo_db):
     at = _open(open_page)
     before = _grants(demo_db)
+    acme = _with(demo_db, lambda s: s.exec(select(Customer.id).where(Customer.external_id == "ACME-001")).one())
+    at.selectbox(key="ent_new_customer_0").set_value(acme).run()  # no customer is chosen for you
     at.radio(key="ent_new_kind_0").set_value("credit").run()
     form = {w.label: w for w in at.text_input}
     form["Key"].input("support_budget")
@@ -103,7 +105,7 @@ def test_history_monitor_and_check(open_page, demo_db):
 
     at = _open(open_page, "Check")
     globex = _with(demo_db, lambda s: s.exec(select(Customer.id).where(Customer.external_id == "GLOBEX-002")).one())
-    at.selectbox[0].set_value(globex)
+    at.selectbox(key="ent_check_customer").set_value(globex).run()
     at.text_input[1].input("api_requests")
     at.button(key="FormSubmitter:ent_check-Check").click().run()
     assert "Not allowed — blocked" in " ".join(e.value for e in at.error)
