@@ -89,12 +89,22 @@ def known_query(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
+    from fastapi._compat import field_annotation_is_sequence
+
     allowed: set[str] = set()
+    lists: set[str] = set()  # parameters that may be given more than once
     todo = [dependant]
     while todo:
         d = todo.pop()
         allowed |= {p.alias for p in d.query_params}
+        lists |= {p.alias for p in d.query_params if field_annotation_is_sequence(p.field_info.annotation)}
         todo.extend(d.dependencies)
+    given = [k for k, _ in request.query_params.multi_items()]
+    twice = sorted({k for k in given if given.count(k) > 1 and k in allowed and k not in lists})
+    if twice:  # which one would count? refuse rather than pick one silently
+        raise ApiError(422, "invalid_request", f"query parameter {', '.join(repr(k) for k in twice[:5])} given more "
+                       "than once: give each once — nothing was done",
+                       [{"field": k, "message": "given more than once"} for k in twice[:20]])
     unknown = sorted({k for k in request.query_params.keys() if k not in allowed})
     if unknown:
         fields = [{"field": k[:60] or "(empty name)", "message": "is not a query parameter of this endpoint"}

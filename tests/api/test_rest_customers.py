@@ -181,3 +181,10 @@ def test_a_portal_session_opens_that_customers_portal(api):
     reader = api.auth(api.key(("customers:read",)))
     assert api.post(f"/v1/customers/{cid}/portal-sessions", headers=reader).status_code == 403
     assert api.post("/v1/customers/987654/portal-sessions", headers=h).status_code == 404
+
+
+def test_a_filter_given_twice_is_refused_not_guessed(api):
+    h = api.auth(api.key(WRITE))
+    r = api.get("/v1/customers?country=DE&country=FR", headers=h)
+    assert r.status_code == 422 and "'country' given more than once" in r.json()["error"]["message"]
+    assert api.get("/v1/customers?country=DE", headers=h).status_code == 200
