@@ -118,7 +118,9 @@ def sign_in() -> None:
 
 # (section, page file, title, Material icon, the permission that shows it)
 PAGES = [
+    ("Pilot", "pilot_home", "Pilot plan", "flag", "pilot:read"),
     ("Pilot", "pilot", "Pilot reconciliation", "compare_arrows", "invoices:read"),
+    ("Pilot", "get_started", "First invoice guide", "school", "pilot:read"),
     ("Billing", "customers", "Customers", "group", "customers:read"),
     ("Billing", "contracts", "Contracts", "contract", "contracts:read"),
     ("Billing", "usage", "Usage", "monitoring", "usage:read"),

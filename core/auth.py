@@ -16,7 +16,7 @@ from core.models import User, utcnow
 _hasher = PasswordHasher()
 
 RESOURCES = ("customers", "catalog", "contracts", "usage", "metrics", "invoices", "accounting", "receivables",
-             "entitlements", "analytics", "webhooks", "users", "audit")
+             "entitlements", "analytics", "pilot", "webhooks", "users", "audit")
 ACTIONS = ("read", "write", "delete", "approve")
 
 
@@ -28,11 +28,12 @@ ROLES: dict[str, frozenset[str]] = {
     "admin": _all(*ACTIONS),
     "finance": _all("read") | _all("write", "delete", resources=("customers", "catalog", "contracts", "usage",
                                                                  "metrics", "invoices", "accounting", "receivables",
-                                                                 "entitlements", "webhooks"))
+                                                                 "entitlements", "pilot", "webhooks"))
                | {"invoices:approve", "accounting:approve"},
     "ops": _all("read", resources=RESOURCES[:-2]) | _all("write", resources=("customers", "usage", "metrics",
                                                                               "entitlements")),
-    "sales": _all("read", resources=RESOURCES[:-2]) | _all("write", resources=("customers", "contracts")),
+    "sales": _all("read", resources=RESOURCES[:-2]) | _all("write", resources=("customers", "contracts",
+                                                                              "pilot")),
     "viewer": _all("read", resources=RESOURCES[:-2]),
 }
 ROLE_LABELS = {

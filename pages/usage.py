@@ -18,6 +18,7 @@ from core.metering.metrics import (
     aggregate,
     behind_note,
     events_behind,
+    events_since,
     get_metric,
     list_metrics,
 )
@@ -26,7 +27,7 @@ from core.metering.series import daily_usage
 from ui.charts import usage_chart
 from ui.format import qty
 from ui.pickers import MAX_OPTIONS, page_picker
-from ui.state import actor, page_header, session
+from ui.state import actor, engine, page_header, session
 from ui.uploads import Upload, upload_panel
 
 me = actor()
@@ -78,13 +79,30 @@ def _definition(m) -> tuple:  # noqa: ANN001
             m.group_by)
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)  # not copied on each read: never change what it returns
-def _everyone(definition: tuple, utc_start, utc_end, stamp: int) -> dict:  # noqa: ANN001
-    """Every customer's quantity of a metric for one period. Kept under ``stamp`` (the highest stored event id,
-    :func:`usage_fingerprint`) and the metric's definition: a new event or a changed metric is a new key, so a
-    kept result is never one the events no longer give (events are never changed or deleted)."""
-    with session() as s_:
-        return aggregate(s_, get_metric(s_, definition[0]), utc_start, utc_end)
+@st.cache_resource(show_spinner=False)
+def _kept() -> dict:
+    """(database, metric definition, period) → (highest event id when made, every customer's quantities). Shared
+    by every session of this server; never change what it holds."""
+    return {}
+
+
+def _everyone(s_, m, utc_start, utc_end, stamp: int) -> dict:  # noqa: ANN001
+    """Every customer's quantity of a metric for one period, kept between page loads: a kept result is used while
+    no event of the metric in the period has been stored since it was made (:func:`events_since` reads only the
+    events after it), so new usage for another metric or another month does not make it be counted again, and a
+    kept quantity is never one the events no longer give (events are never changed or deleted). A changed metric
+    is a new key."""
+    kept = _kept()
+    key = (str(engine().url), _definition(m), utc_start, utc_end)
+    hit = kept.get(key)
+    if hit is not None and (hit[0] == stamp or not events_since(s_, m, utc_start, utc_end, hit[0])):
+        kept[key] = (stamp, hit[1])
+        return hit[1]
+    found = aggregate(s_, m, utc_start, utc_end)
+    if len(kept) >= 64:  # old periods and changed metrics: drop the oldest entry
+        kept.pop(next(iter(kept)), None)
+    kept[key] = (stamp, found)
+    return found
 
 
 with session() as s:
@@ -103,7 +121,7 @@ with session() as s:
     for m in stored:  # one query per metric and distinct window, for all customers
         if len(shares[m.id]) == 1 and m.aggregation != SQL:  # one period for everyone: kept until an event arrives
             w = drawn[next(iter(shares[m.id]))]
-            found = _everyone(_definition(m), w.utc_start, w.utc_end, stamp)
+            found = _everyone(s, m, w.utc_start, w.utc_end, stamp)
             results[m.id] = {ext: res for ext, res in found.items() if ext in ids_of}
         else:
             bounds = {}

@@ -32,19 +32,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, String, func, select, type_coerce
+from sqlalchemy import func, select
 from sqlmodel import Session
 
+from core.analytics.facts import BILLED_STATES, SPREAD
 from core.analytics.scope import Scope, customer_filter, index_of, month_of
-from core.metering.metrics import mapped_reads
-from core.models import ContractLine, Invoice, InvoiceLine
+from core.models import BilledMonth, Invoice
 from core.money import ZERO
 from core.types import MONEY_SCALE
 
-BILLED_STATES = ("approved", "partially_paid", "paid", "written_off")
-RECURRING_KINDS = ("fixed", "adjustment", "discount")
-SPREAD = 27_720
-MAX_MONTHS = 36
 MOVEMENTS = ("new", "expansion", "reactivation", "contraction", "churn")
 MOVEMENT_LABELS = {"new": "New", "expansion": "Expansion", "reactivation": "Reactivation",
                    "contraction": "Contraction", "churn": "Churn"}
@@ -118,48 +114,26 @@ def complete_through(session: Session, scope: Scope) -> int | None:
     return clean[-1] if clean else max(billed)
 
 
-def _index(day) -> int:  # noqa: ANN001 - 'YYYY-MM-DD' (SQLite text) or a date (PostgreSQL)
-    if isinstance(day, str):
-        return int(day[:4]) * 12 + int(day[5:7]) - 1
-    return day.year * 12 + day.month - 1
+def _billed(session: Session, scope: Scope, kind: str, lo: int, hi: int, *cols):  # noqa: ANN202
+    """Rows of ``billed_month`` (core/analytics/facts.py) of one kind, months lo..hi, in the scope, void invoices
+    left out, summed by ``cols``."""
+    f, inv = BilledMonth.__table__.c, Invoice.__table__.c
+    void = select(inv.id).where(inv.status == "void")
+    return session.connection().execute(
+        select(*[f[c] for c in cols], func.sum(f.amount))
+        .where(f.currency == scope.currency, f.kind == kind, f.month >= lo, f.month <= hi, f.invoice_id.not_in(void),
+               *customer_filter(session, scope, f.customer_id, f.entity_id))
+        .group_by(*[f[c] for c in cols])).all()
 
 
 def customer_mrr(session: Session, scope: Scope, through: int) -> dict[int, dict[int, int]]:
     """customer id → {month index → MRR × 27,720 in scaled units}, every month with MRR (> 0) through ``through``.
-    One GROUP BY (service period, customer) in SQL; each sum is then spread over its service period's months (the
-    dates are read as they are stored, without parsing each into a date object)."""
-    ln, inv, cl = InvoiceLine.__table__.c, Invoice.__table__.c, ContractLine.__table__.c
-    recurring = select(cl.id).where(cl.metric_id.is_(None), cl.cadence != "one_time")
-    stmt = (select(inv.customer_id, type_coerce(ln.period_start, String), type_coerce(ln.period_end, String),
-                   func.sum(type_coerce(ln.amount, BigInteger)))
-            .select_from(InvoiceLine.__table__.join(Invoice.__table__, inv.id == ln.invoice_id))
-            .where(ln.kind.in_(RECURRING_KINDS), inv.status.in_(BILLED_STATES), inv.currency == scope.currency,
-                   ln.contract_line_id.in_(recurring), ln.period_start < month_of(through + 1),
-                   *customer_filter(session, scope, inv.customer_id, inv.entity_id))
-            .group_by(ln.period_start, ln.period_end, inv.customer_id))
-    with mapped_reads(session):
-        rows = session.connection().execute(stmt).fetchall()
+    One GROUP BY (customer, month) over the monthly figures written at approval (core/analytics/facts.py)."""
     out: dict[int, dict[int, int]] = {}
-    index = {}
-    for c, ps, pe, x in rows:
-        s = index.get(ps)
-        if s is None:
-            s = index[ps] = _index(ps)
-        e = index.get(pe)
-        if e is None:
-            e = index[pe] = _index(pe)
-        n = e - s
-        mine = out.get(c)
-        if mine is None:
-            mine = out[c] = {}
-        if n <= 1:
-            mine[s] = mine.get(s, 0) + int(x) * SPREAD
-            continue
-        n = min(n, MAX_MONTHS)
-        share = int(x) * SPREAD // n
-        for m in range(s, min(s + n, through + 1)):
-            mine[m] = mine.get(m, 0) + share
-    return {c: {m: v for m, v in months.items() if v > 0} for c, months in out.items()}
+    for m, c, x in _billed(session, scope, "mrr", 0, through, "month", "customer_id"):  # the index's order
+        if x and x > 0:
+            out.setdefault(c, {})[m] = int(x)
+    return out
 
 
 def mrr_report(session: Session, scope: Scope) -> MrrReport:
@@ -219,22 +193,10 @@ def mrr_report(session: Session, scope: Scope) -> MrrReport:
 
 
 def usage_by_month(session: Session, scope: Scope) -> dict[date, Decimal]:
-    """Usage charges (the priced usage lines, before discounts and tax) of approved invoices, by service month
-    (grouped by service start day in SQL, put in months here)."""
-    ln, inv = InvoiceLine.__table__.c, Invoice.__table__.c
-    out: dict[date, Decimal] = {}
-    with mapped_reads(session):
-        rows = session.connection().execute(
-            select(ln.period_start, func.sum(type_coerce(ln.amount, BigInteger)))
-            .select_from(InvoiceLine.__table__.join(Invoice.__table__, inv.id == ln.invoice_id))
-            .where(ln.kind == "usage", inv.status.in_(BILLED_STATES), inv.currency == scope.currency,
-                   ln.period_start >= scope.start.replace(day=1), ln.period_start < month_of(scope.last_month + 1),
-                   *customer_filter(session, scope, inv.customer_id, inv.entity_id))
-            .group_by(ln.period_start)).all()
-    for day, v in rows:
-        m = month_of(index_of(day))
-        out[m] = out.get(m, ZERO) + Decimal(int(v or 0)).scaleb(-MONEY_SCALE)
-    return out
+    """Usage charges (the priced usage lines, before discounts and tax) of approved invoices, by the month their
+    service starts in (from the monthly figures written at approval, core/analytics/facts.py)."""
+    rows = _billed(session, scope, "usage", scope.first_month, scope.last_month, "month")
+    return {month_of(m): Decimal(int(v or 0)).scaleb(-MONEY_SCALE) for m, v in sorted(rows)}
 
 
 __all__ = ["FORMULAS", "MOVEMENTS", "MOVEMENT_LABELS", "MrrMonth", "MrrReport", "Retention", "complete_through",

@@ -197,10 +197,9 @@ def usage_report(session: Session, scope: Scope, metric_id: int, *, top: int = 1
     value = _value(metric, ev)
     totals = None
     with mapped_reads(session):
-        if metric.aggregation in ADDITIVE:
-            by_month = {int(b): _read(metric, v, n) for b, v, n in conn.execute(
-                select(ev.c.b, value, func.count()).group_by(ev.c.b))}
-            totals = [by_month.get(k, ZERO) for k in range(len(months))]
+        if metric.aggregation in ADDITIVE:  # one pass: per customer and month, summed both ways here
+            return _additive_report(session, metric, months, conn.execute(
+                select(ev.c.c, ev.c.b, value).group_by(ev.c.c, ev.c.b)), top)
         ranked = conn.execute(select(ev.c.c, value, func.count(), func.count().over()).group_by(ev.c.c)
                               .order_by(value.desc(), ev.c.c).limit(top)).all()
         customers = ranked[0][3] if ranked else 0  # customers with events: the number of groups
@@ -222,10 +221,32 @@ def usage_report(session: Session, scope: Scope, metric_id: int, *, top: int = 1
             if metric.aggregation == "latest":  # the range's value is the last month's latest
                 for ext, values in series.items():
                     range_totals[ext] = next((v for v in reversed(values) if v is not None), ZERO)
-    names = dict(conn.execute(select(Customer.external_id, Customer.name)
-                              .where(Customer.external_id.in_(list(range_totals) or [""]))).all())
+    return _report(session, metric, months, totals, series, range_totals, int(customers))
+
+
+def _report(session: Session, metric: BillableMetric, months: list[date], totals, series, range_totals,  # noqa: ANN001
+            customers: int) -> UsageReport:
+    names = dict(session.connection().execute(select(Customer.external_id, Customer.name)
+                                              .where(Customer.external_id.in_(list(range_totals) or [""]))).all())
     info = MetricInfo(metric.id, metric.code, metric.name, metric.event_name, metric.aggregation)
-    return UsageReport(info, months, totals, series, names, range_totals, int(customers))
+    return UsageReport(info, months, totals, series, names, range_totals, customers)
+
+
+def _additive_report(session: Session, metric: BillableMetric, months: list[date], rows, top: int) -> UsageReport:
+    """A sum or count metric from rows of (customer, month bucket, raw value): the monthly totals, each customer's
+    total over the range, and the months of the ``top`` customers (largest total first, then by id)."""
+    per: dict[str, dict[int, int]] = {}
+    by_month = [0] * len(months)
+    for ext, b, v in rows:
+        b, v = int(b), int(v or 0)
+        if 0 <= b < len(months):
+            by_month[b] += v
+            per.setdefault(ext, {})[b] = per.get(ext, {}).get(b, 0) + v
+    ranked = sorted(((sum(m.values()), ext) for ext, m in per.items()), key=lambda x: (-x[0], x[1]))[:top]
+    range_totals = {ext: _read(metric, raw, None) for raw, ext in ranked}
+    series = {ext: [_read(metric, per[ext].get(k, 0), None) for k in range(len(months))] for _, ext in ranked}
+    return _report(session, metric, months, [_read(metric, v, None) for v in by_month], series, range_totals,
+                   len(per))
 
 
 __all__ = ["NO_PRODUCT", "RevenueRow", "UsageReport", "revenue_by_customer", "revenue_by_product", "top_and_others",

@@ -765,9 +765,11 @@ def approve_invoices(session: Session, actor: Actor, invoice_ids: list[int]) -> 
         log.append(dict(actor=actor.username, action="invoice.approve", entity_type="invoice", entity_id=inv.id,
                         details={"number": inv.number, "total": inv.total, "currency": inv.currency,
                                  "before": "draft", "after": change["status"]}))
+    from core.analytics.facts import record_billed
     from core.ledger.events import approval_entries
 
     approval_entries(session, [found[i] for i in order], posted_by=actor.username)
+    record_billed(session, order)  # the analytics pages' monthly figures (MRR, usage charges)
     audit.record_many(session, log)
     from core.webhooks import outbox, payloads
 

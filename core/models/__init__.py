@@ -21,3 +21,4 @@ from core.models.dunning import *  # noqa: F401,F403
 from core.models.entitlements import *  # noqa: F401,F403
 from core.models.webhooks import *  # noqa: F401,F403
 from core.models.api import *  # noqa: F401,F403
+from core.models.analytics import *  # noqa: F401,F403

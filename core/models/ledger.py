@@ -50,8 +50,9 @@ class JournalLine(SQLModel, table=True):
 
     __tablename__ = "journal_line"
     __table_args__ = (
-        # covers the trial balance: grouped by account and currency in index order, dates filtered in the index
-        Index("ix_journal_line_balance", "account_id", "currency", "entry_date", "amount"),
+        # covers the trial balance (grouped by account and currency in index order, dates filtered in the index)
+        # and the receivables history of the finance dashboard (which also reads the invoice, for its due date)
+        Index("ix_journal_line_balance", "account_id", "currency", "entry_date", "invoice_id", "amount"),
     )
     id: int | None = Field(default=None, primary_key=True)
     entry_id: int = Field(foreign_key="journal_entry.id", index=True)

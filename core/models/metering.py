@@ -30,7 +30,10 @@ class UsageEvent(SQLModel, table=True):
     # The idempotency key is unique through a named unique index rather than a UNIQUE constraint: on SQLite a
     # large upload into an empty table drops it and builds it once at the end (core.importers.usage), which a
     # constraint's index would not allow.
-    __table_args__ = (Index("ix_usage_event_name_customer_ts", "event_name", "customer_external_id", "timestamp"),
+    # The quantity is the last column of the lookup index so that sums and counts over a metric's events (the
+    # usage reports) read the index alone.
+    __table_args__ = (Index("ix_usage_event_name_customer_ts", "event_name", "customer_external_id", "timestamp",
+                            "quantity"),
                       Index("uq_usage_event_idempotency_key", "idempotency_key", unique=True))
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(max_length=200)
