@@ -76,7 +76,7 @@ def totals_panel(scope: Scope) -> list[aging.CurrencyAging]:
         ids = scope.ids(s)
         totals = aging.aging_totals(s, on=scope.on, currency=scope.currency, customer_ids=ids)
         dsos = {d.currency: d for d in aging.dso(s, on=scope.on, days=scope.dso_days, currency=scope.currency,
-                                                  customer_ids=scope.ids(s))}
+                                                  customer_ids=ids, totals=totals)}
     if not totals:
         st.info(f"Nothing is open on {scope.on:%-d %b %Y}: every approved invoice in this selection is paid.",
                 icon=":material/celebration:")

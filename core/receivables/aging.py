@@ -185,17 +185,28 @@ def aging_by_customer(session: Session, *, on: date | None = None, currency: str
     on = on or date.today()
     q, g = _by_customer_query(on, currency=currency, customer_ids=customer_ids, entity_id=entity_id, search=search,
                               overdue_only=overdue_only)
-    total_rows = session.scalar(select(func.count()).select_from(q.subquery()))
     order = {"total": (g.c.total.desc(),), "overdue": ((g.c.total - g.c.current).desc(),),
              "oldest": (g.c.d90_plus.desc(), g.c.d61_90.desc(), g.c.d31_60.desc(), g.c.d1_30.desc()),
              "name": (Customer.name,)}[sort if sort in SORTS else "total"]
-    q = q.order_by(*order, Customer.name, g.c.currency).offset(max(offset, 0))
-    if limit is not None:
-        q = q.limit(limit)
+    paged = q.add_columns(func.count().over().label("rows_in_all")).order_by(*order, Customer.name, g.c.currency)
+    found = list(session.exec(_page(paged, limit, offset)))
     rows = [CustomerAging(r.customer_id, r.external_id, r.name, r.currency,
                           {b: _money(getattr(r, b)) for b in BUCKETS}, int(r.n), int(r.overdue_n))
-            for r in session.exec(q)]
-    return rows, int(total_rows)
+            for r in found]
+    return rows, _in_all(session, q, found, offset)
+
+
+def _page(q, limit: int | None, offset: int):  # noqa: ANN001, ANN202
+    q = q.offset(max(offset, 0))
+    return q.limit(limit) if limit is not None else q
+
+
+def _in_all(session: Session, q, found: list, offset: int) -> int:  # noqa: ANN001
+    """How many rows the query has in all: read off the page (``count(*) over ()``, computed in the same pass),
+    or counted apart when the page is past the end and so empty."""
+    if found:
+        return int(found[0].rows_in_all)
+    return int(session.scalar(select(func.count()).select_from(q.subquery()))) if offset > 0 else 0
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -257,16 +268,12 @@ def aging_invoices(session: Session, *, on: date | None = None, bucket: str | No
         q = q.where(inv.entity_id == entity_id)
     if customer_ids is not None:
         q = q.where(inv.customer_id.in_(customer_ids))
-    count = session.scalar(select(func.count()).select_from(q.subquery()))
-    q = q.order_by(inv.due_date, inv.id).offset(max(offset, 0))
-    if limit is not None:
-        q = q.limit(limit)
-    rows = []
-    for r in session.exec(q):
-        rows.append(AgingInvoice(r.id, r.number, r.customer_id, r.name, r.external_id, r.currency, r.issue_date,
-                                 r.due_date, r.total, _money(r.due), max((on - r.due_date).days, 0),
-                                 bucket_of(r.due_date, on), r.status))
-    return rows, int(count)
+    found = list(session.exec(_page(q.add_columns(func.count().over().label("rows_in_all"))
+                                    .order_by(inv.due_date, inv.id), limit, offset)))
+    rows = [AgingInvoice(r.id, r.number, r.customer_id, r.name, r.external_id, r.currency, r.issue_date, r.due_date,
+                         r.total, _money(r.due), max((on - r.due_date).days, 0), bucket_of(r.due_date, on), r.status)
+            for r in found]
+    return rows, _in_all(session, q, found, offset)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -291,14 +298,16 @@ class Dso:
 
 
 def dso(session: Session, *, on: date | None = None, days: int = 90, currency: str | None = None,
-        customer_ids=None, entity_id: int | None = None) -> list[Dso]:
-    """DSO per currency (see the module docstring): two GROUP BY queries."""
+        customer_ids=None, entity_id: int | None = None, totals: list[CurrencyAging] | None = None) -> list[Dso]:
+    """DSO per currency (see the module docstring): two GROUP BY queries — one when the caller already has the
+    same selection's ``aging_totals`` on the same day."""
     on = on or date.today()
     if days < 1:
         raise ValueError("days must be at least 1")
     start = on - timedelta(days=days - 1)
-    receivables = {t.currency: t.total for t in aging_totals(session, on=on, currency=currency,
-                                                             customer_ids=customer_ids, entity_id=entity_id)}
+    if totals is None:
+        totals = aging_totals(session, on=on, currency=currency, customer_ids=customer_ids, entity_id=entity_id)
+    receivables = {t.currency: t.total for t in totals}
     q = (select(Invoice.currency, func.sum(_raw(Invoice.total)))
          .where(Invoice.status.not_in(("draft", "void")), Invoice.issue_date >= start, Invoice.issue_date <= on)
          .group_by(Invoice.currency))
