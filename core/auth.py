@@ -127,10 +127,45 @@ def set_role(session: Session, actor: Actor, *, username: str, role: str) -> Use
     if user is None:
         raise UserError(f"there is no user '{username}'")
     before = user.role
+    if before == "admin" and role != "admin":
+        _keep_an_admin(session, user, "become " + role)
     user.role = role
     session.add(user)
     audit.record(session, actor=actor.username, action="user.role", entity_type="user", entity_id=user.id,
                  details={"before": before, "after": role})
+    return user
+
+
+def _keep_an_admin(session: Session, user: User, change: str) -> None:
+    """Refuse a change that would leave nobody able to manage users."""
+    others = session.exec(select(func.count()).select_from(User).where(
+        User.role == "admin", User.active == True, User.id != user.id)).one()  # noqa: E712
+    if not others:
+        raise UserError(f"{user.username} is the only active admin and cannot {change}: make someone else an admin "
+                        "first, so that somebody can still manage users")
+
+
+def set_active(session: Session, actor: Actor, *, username: str, active: bool) -> User:
+    """Let a person sign in, or stop them (someone who left): a deactivated user cannot sign in, and their open
+    sessions end on their next page load; their name stays on everything they did. Not oneself, and never the
+    last active admin."""
+    require(actor, "users:write")
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise UserError(f"there is no user '{username}'")
+    if user.active == bool(active):
+        raise UserError(f"{username} {'can already' if active else 'already cannot'} sign in")
+    if not active:
+        if username == actor.username:
+            raise UserError("you cannot deactivate yourself — ask another admin")
+        if user.role == "admin":
+            _keep_an_admin(session, user, "be deactivated")
+    user.active = bool(active)
+    session.add(user)
+    audit.record(session, actor=actor.username, action="user.activate" if active else "user.deactivate",
+                 entity_type="user", entity_id=user.id,
+                 details={"before": "active" if not active else "deactivated",
+                          "after": "active" if active else "deactivated"})
     return user
 
 

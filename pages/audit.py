@@ -23,7 +23,7 @@ if not me.can("audit:read"):
 LIMIT = 500
 VERBS = {"create": "created", "update": "updated", "import": "imported", "approve": "approved",
          "delete_draft": "draft deleted", "generate": "generated", "regenerate": "regenerated",
-         "role": "role changed"}
+         "role": "role changed", "activate": "may sign in again", "deactivate": "deactivated"}
 
 
 def action_label(action: str) -> str:

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core.auth import (
-    MIN_PASSWORD_LENGTH, PERMISSIONS, ROLE_LABELS, ROLES, create_user, disable_totp, list_users, set_email,
+    MIN_PASSWORD_LENGTH, PERMISSIONS, ROLE_LABELS, ROLES, create_user, disable_totp, list_users, set_active, set_email,
     set_grants, set_role,
 )
 from core.errors import UserError
@@ -114,3 +114,22 @@ if users:  # the people who can sign in (none yet when the tests bypass sign-in)
             if run_action(lambda s: disable_totp(s, me, username=who2)):
                 st.session_state["users_flash"] = f"Two-factor sign-in is off for {who2}."
                 st.rerun()
+
+    st.divider()
+    st.subheader("Who can sign in")
+    st.caption("Deactivate someone who left: they cannot sign in any more and a session they still have open ends "
+               "on its next page load. Their name stays on everything they did (invoices, audit log). You cannot "
+               "deactivate yourself, nor the last active admin.")
+    active = {u[0]: u[3] == "yes" for u in users}
+    a1, a2 = st.columns([2, 1], vertical_alignment="bottom")
+    who3 = a1.selectbox("User", [u[0] for u in users], key="users_active_who",
+                        format_func=lambda u: f"{u} — {'can sign in' if active[u] else 'deactivated'}")
+    if active[who3]:
+        if a2.button("Deactivate", key="users_deactivate", disabled=who3 == me.username):
+            if run_action(lambda s: set_active(s, me, username=who3, active=False)):
+                st.session_state["users_flash"] = f"{who3} can no longer sign in."
+                st.rerun()
+    elif a2.button("Let them sign in again", key="users_activate"):
+        if run_action(lambda s: set_active(s, me, username=who3, active=True)):
+            st.session_state["users_flash"] = f"{who3} can sign in again."
+            st.rerun()

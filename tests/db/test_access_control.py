@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from core.auth import (
     Actor, TwoFactorRequired, actor_for, actor_for_identity, authenticate, complete_two_factor, create_first_admin,
-    create_user, disable_totp, enable_totp, new_totp_secret, set_email, set_grants,
+    create_user, disable_totp, enable_totp, new_totp_secret, set_active, set_email, set_grants, set_role,
 )
 from core.errors import PermissionDenied, UserError
 from core.models import AuditLog, User
@@ -104,3 +104,28 @@ def test_the_audit_log_is_append_only_in_the_database(session):
             session.execute(text(sql), {"i": first})
         session.rollback()
     assert session.get(AuditLog, first).actor == "ada"
+
+
+def test_a_deactivated_user_cannot_sign_in_and_the_last_admin_stays(session):
+    _users(session)
+    set_active(session, ADMIN, username="otto", active=False)
+    assert actor_for(session, "otto") is None  # an open session ends on its next page load
+    with pytest.raises(UserError):
+        authenticate(session, username="otto", password=PW)
+    with pytest.raises(UserError, match="already cannot sign in"):
+        set_active(session, ADMIN, username="otto", active=False)
+    with pytest.raises(PermissionDenied):
+        set_active(session, Actor("otto", "finance"), username="otto", active=True)
+    with pytest.raises(UserError, match="cannot deactivate yourself"):
+        set_active(session, ADMIN, username="ada", active=False)
+    with pytest.raises(UserError, match="ada is the only active admin and cannot become viewer"):
+        set_role(session, Actor("root", "admin"), username="ada", role="viewer")
+    assert session.exec(select(User).where(User.username == "ada")).one().role == "admin"
+    set_active(session, ADMIN, username="otto", active=True)
+    assert actor_for(session, "otto").role == "ops"
+    set_role(session, ADMIN, username="otto", role="admin")  # now there are two admins: one may step down
+    set_role(session, Actor("otto", "admin"), username="ada", role="finance")
+    logs = session.exec(select(AuditLog).where(AuditLog.action.in_(("user.deactivate", "user.activate")))
+                        .order_by(AuditLog.id)).all()
+    assert [(a.action, a.details["before"], a.details["after"]) for a in logs] == [
+        ("user.deactivate", "active", "deactivated"), ("user.activate", "deactivated", "active")]

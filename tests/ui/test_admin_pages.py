@@ -103,3 +103,27 @@ def test_audit_filters_by_action_and_actor(open_page):
     at.selectbox(key="audit_actor").set_value("system").run()
     assert set(at.dataframe[0].value["Who"]) == {"system"}
     assert "entries" in texts(at)
+
+
+def test_admin_deactivates_a_colleague_who_then_cannot_sign_in(open_page, demo_db):
+    at = open_page(USERS, role="admin", username="admin")
+    _fill(at, "Username", "leaver")
+    _fill(at, "Password", PASSWORD)
+    _fill(at, "Repeat the password", PASSWORD)
+    _press(at, "Add the user")
+    assert _sign_in(demo_db, "leaver", PASSWORD).role == "viewer"
+    next(s for s in at.selectbox if s.key == "users_active_who").set_value("leaver").run()
+    _press(at, "Deactivate")
+    assert not at.exception
+    assert "leaver can no longer sign in." in texts(at)
+    table = at.dataframe[0].value
+    assert table[table["Username"] == "leaver"].iloc[0]["Can sign in"] == "no"
+    with pytest.raises(UserError):
+        _sign_in(demo_db, "leaver", PASSWORD)
+    _press(at, "Let them sign in again")
+    assert "leaver can sign in again." in texts(at)
+    assert _sign_in(demo_db, "leaver", PASSWORD).role == "viewer"
+    at.switch_page(AUDIT).run()
+    log = at.dataframe[0].value
+    assert list(log["Action"][:2]) == ["User may sign in again", "User deactivated"]
+    assert log["Details"].iloc[1] == "active → deactivated"
