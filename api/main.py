@@ -27,6 +27,7 @@ from api.routes_customers import router as customers_router
 from api.routes_entitlements import router as entitlements_router
 from api.routes_invoices import router as invoices_router
 from api.routes_metrics import router as metrics_router
+from api.routes_segments import router as segments_router
 from api.routes_stripe import router as stripe_router
 from api.routes_usage import router as usage_router
 from api.schemas import ErrorOut, Health
@@ -36,7 +37,9 @@ Counting House's billing back office over HTTP: the same services, rules, permis
 
 - **Usage**: `POST /v1/events`, `POST /v1/events/batch` — scope `usage:write`.
 - **Customers**: `GET/POST /v1/customers`, `GET/PATCH /v1/customers/{{id}}`, `POST /v1/customers/import`
-  (a CSV or XLSX file, all or nothing), `GET /v1/customers/export` — `customers:read`, `customers:write`.
+  (a CSV or XLSX file, all or nothing), `GET /v1/customers/export` — `customers:read`, `customers:write`;
+  `POST …/{{id}}/archive` (`customers:delete`; refused while the customer is still billed) and `POST …/restore`
+  (`customers:write`) — archiving deletes nothing, so there is no DELETE.
 - **Catalog**: `GET/POST /v1/products`, `GET /v1/products/{{id}}`, `GET/POST /v1/plans`, `GET /v1/plans/{{id}}` —
   `catalog:read`, `catalog:write` (creating a plan also needs `contracts:write`).
 - **Metrics**: `GET/POST /v1/metrics`, `GET /v1/metrics/{{id}}` — `metrics:read`, `metrics:write`.
@@ -48,10 +51,12 @@ Counting House's billing back office over HTTP: the same services, rules, permis
   `invoices:write` (generate), `invoices:approve` (approve, void, credit).
 - **Credit notes**: `GET /v1/credit-notes`, `GET /v1/credit-notes/{{id}}`, `GET …/pdf` — `invoices:read`.
 - **Payments**: `GET/POST /v1/payments`, `GET /v1/payments/{{id}}` — `invoices:read`, `invoices:write`.
-- **Entitlements** (read only): `GET /v1/entitlements` (grants with their balances on a day),
-  `GET /v1/entitlements/check?customer=…&key=…` (may this customer use this now?) — `entitlements:read`.
-- **Segments** (read only): `GET /v1/segments`, `GET /v1/segments/{{id}}`, `GET /v1/segments/{{id}}/customers` —
-  `receivables:read` (the members also `customers:read`).
+- **Entitlements**: `GET /v1/entitlements` (grants with their balances on a day), `GET /v1/entitlements/{{id}}`,
+  `GET /v1/entitlements/check?customer=…&key=…` (may this customer use this now?) — `entitlements:read`;
+  `POST /v1/entitlements` (grant), `POST …/{{id}}/end` (end early) — `entitlements:write`.
+- **Segments**: `GET /v1/segments`, `GET /v1/segments/{{id}}`, `GET /v1/segments/{{id}}/customers` —
+  `receivables:read` (the members also `customers:read`); `POST /v1/segments`, `PATCH /v1/segments/{{id}}` —
+  `receivables:write`; `DELETE /v1/segments/{{id}}` — `receivables:delete`.
 
 **Authentication and scopes.** Every `/v1` endpoint except `/v1/health` and the Stripe webhook
 (`/v1/stripe/webhook`, verified by its `Stripe-Signature` instead) needs an API key, made by an admin on the app's
@@ -99,6 +104,7 @@ app.include_router(metrics_router)
 app.include_router(contracts_router)
 app.include_router(invoices_router)
 app.include_router(entitlements_router)
+app.include_router(segments_router)
 
 
 @app.get("/v1/health", response_model=Health, tags=["health"], summary="Is the API up and its database reachable",

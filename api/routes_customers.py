@@ -1,5 +1,5 @@
 """/v1/customers: create, read, update, list (filters, pages), bulk import (CSV/XLSX, all or nothing), export,
-and customer portal sessions (signed, expiring links to the customer portal)."""
+archive and restore, and customer portal sessions (signed, expiring links to the customer portal)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,6 +15,7 @@ from api.common import (
     FreeText,
     IdPath,
     IdempotencyKey,
+    In,
     Limit,
     Offset,
     Page,
@@ -28,7 +29,7 @@ from api.deps import authenticated, db_session
 from api.errors import ApiError, ExactJSONRoute
 from api.schemas_customers import CustomerIn, CustomerOut, CustomerPatch, ImportOut, customer_out
 from core.apikeys import ApiKeyActor
-from core.customers import create_customer, get_customer, update_customer
+from core.customers import archive_customer, create_customer, get_customer, restore_customer, update_customer
 from core.importers.customers import export_customers, import_customers
 from core.models import Customer
 from core.portal import DEFAULT_DAYS, MAX_DAYS, create_link
@@ -146,6 +147,42 @@ def update(customer_id: IdPath, body: CustomerPatch, actor: ApiKeyActor = Depend
     out = customer_out(customer)
     session.commit()
     return out
+
+
+class ArchiveIn(In):
+    reason: str = Field("", max_length=500, description="Why (kept in the audit log), e.g. 'contract ended'.")
+
+
+@router.post("/{customer_id}/archive", response_model=CustomerOut, status_code=200,
+             summary="Archive a customer (POST; there is no DELETE: nothing is deleted)",
+             responses=responses(400, 401, 403, 404, 409, 422, extra={
+                 422: "Refused: the customer is already archived, or is still being billed — the message names "
+                      "each running contract, draft invoice and open invoice. Nothing was changed."}))
+def archive(customer_id: IdPath, request: Request, body: ArchiveIn | None = None,
+            actor: ApiKeyActor = Depends(authenticated("customers:delete")),
+            session: Session = Depends(db_session), _key: IdempotencyKey = None) -> Response:
+    """For a customer you no longer bill (scope `customers:delete`): it leaves the app's lists and pickers,
+    segments and the customer portal, and `GET /v1/customers?archived=false` no longer lists it. Nothing is
+    deleted: its invoices, payments and credit notes stay readable here and in the app. Refused (422) while the
+    customer has a running contract (end it first), a draft invoice (approve or delete it) or an open invoice
+    (collect, credit or write it off). Audited; sends the `customer.archived` webhook. Undo with `…/restore`."""
+    body = body or ArchiveIn()
+    return idempotent(request, session, actor, {"customer": customer_id, **body.model_dump()},
+                      lambda: customer_out(archive_customer(session, actor, customer_id, reason=body.reason)),
+                      status_code=200)
+
+
+@router.post("/{customer_id}/restore", response_model=CustomerOut, status_code=200,
+             summary="Restore an archived customer", responses=responses(400, 401, 403, 404, 409, 422))
+def restore(customer_id: IdPath, request: Request, body: ArchiveIn | None = None,
+            actor: ApiKeyActor = Depends(authenticated("customers:write")),
+            session: Session = Depends(db_session), _key: IdempotencyKey = None) -> Response:
+    """Bring an archived customer back, as it was (scope `customers:write`). A customer that is not archived:
+    422. Audited; sends the `customer.restored` webhook."""
+    body = body or ArchiveIn()
+    return idempotent(request, session, actor, {"customer": customer_id, **body.model_dump()},
+                      lambda: customer_out(restore_customer(session, actor, customer_id, reason=body.reason)),
+                      status_code=200)
 
 
 class PortalSessionIn(BaseModel):

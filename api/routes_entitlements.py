@@ -1,80 +1,36 @@
-"""/v1/entitlements (balances, check) and /v1/segments (receivables segments and their members): read only."""
+"""/v1/entitlements: grants with their balances, the run-time check, granting and ending a grant early."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel import Session, select
 
 from api.common import (
-    Cursor,
     DayQuery,
     IdFilter,
     IdPath,
+    IdempotencyKey,
     Limit,
     Offset,
     Page,
     Text,
-    UtcTime,
+    idempotent,
     known_query,
     money,
-    paginate,
     responses,
 )
 from api.deps import authenticated, db_session
-from api.errors import ExactJSONRoute
-from api.schemas_customers import CustomerOut, customer_out
+from api.errors import ApiError, ExactJSONRoute
+from api.schemas_platform import BalanceOut, DecisionOut, GrantEndIn, GrantIn, checked, grant_field
 from core.apikeys import ApiKeyActor
-from core.models import Customer
 
-router = APIRouter(prefix="/v1", route_class=ExactJSONRoute, dependencies=[Depends(known_query)])
-
-
-class BalanceOut(BaseModel):
-    grant_id: int
-    customer_id: int
-    customer_external_id: str
-    key: str
-    name: str
-    kind: str = Field(description="quantity, credit or feature.")
-    limit_type: str
-    enabled: bool
-    start_date: date
-    end_date: date | None
-    active: bool = Field(description="In effect on the day asked.")
-    period_start: date | None
-    period_end: date | None
-    unit: str
-    used: str | None
-    limit: str | None
-    remaining: str | None
-    status: str = Field(description="inactive, on, off, blocked, flagged, near or ok.")
+router = APIRouter(prefix="/v1/entitlements", tags=["entitlements"], route_class=ExactJSONRoute,
+                   dependencies=[Depends(known_query)])
 
 
-class DecisionOut(BaseModel):
-    allowed: bool
-    flagged: bool = Field(description="A soft limit is passed: allowed, but warn.")
-    reason: str
-    kind: str
-    used: str | None
-    limit: str | None
-    remaining: str | None
-    grant_id: int | None
-
-
-class SegmentOut(BaseModel):
-    id: int
-    name: str
-    description: str
-    rules: dict[str, Any]
-    rules_text: str = Field(description="The rules in words.")
-    updated_at: UtcTime
-
-
-@router.get("/entitlements", response_model=Page[BalanceOut], tags=["entitlements"],
-            summary="List entitlement grants with their balances", responses=responses(401, 403, 422))
+@router.get("", response_model=Page[BalanceOut], summary="List entitlement grants with their balances",
+            responses=responses(401, 403, 422))
 def list_entitlements(request: Request, limit: Limit = 100, offset: Offset = None, customer_id: IdFilter = None,
                       kind: str | None = Text(10, r"^(quantity|credit|feature)$"), on: DayQuery = None,
                       actor: ApiKeyActor = Depends(authenticated("entitlements:read")),
@@ -101,8 +57,14 @@ def _balance(b) -> BalanceOut:  # noqa: ANN001 - core.entitlements.balances.Bala
                       limit=money(b.limit, code), remaining=money(b.remaining, code), status=b.status())
 
 
-@router.get("/entitlements/check", response_model=DecisionOut, tags=["entitlements"],
-            summary="May this customer use this?", responses=responses(401, 403, 404, 422))
+def _balance_of(session: Session, grant, on: date | None = None) -> BalanceOut:  # noqa: ANN001
+    from core.entitlements.balances import balances_of
+
+    return _balance(balances_of(session, [grant], on or date.today())[0])
+
+
+@router.get("/check", response_model=DecisionOut, summary="May this customer use this?",
+            responses=responses(401, 403, 404, 422))
 def check(customer: str = Query(min_length=1, max_length=100, pattern=r"^[^\x00]+$",
                                 description="The customer's external id."),
           key: str = Query(min_length=1, max_length=64, pattern=r"^[^\x00]+$", description="The entitlement key, "
@@ -118,47 +80,63 @@ def check(customer: str = Query(min_length=1, max_length=100, pattern=r"^[^\x00]
                        limit=money(d.limit), remaining=money(d.remaining), grant_id=d.grant_id)
 
 
-@router.get("/segments", response_model=Page[SegmentOut], tags=["segments"], summary="List customer segments",
-            responses=responses(401, 403, 422))
-def list_segments(request: Request, limit: Limit = 100, cursor: Cursor = None, offset: Offset = None,
-                  actor: ApiKeyActor = Depends(authenticated("receivables:read")),
-                  session: Session = Depends(db_session)) -> Page[SegmentOut]:
-    """Saved segments (receivables), with their rules in words."""
-    from core.models import Segment
+@router.post("", response_model=BalanceOut, status_code=201, summary="Grant an entitlement",
+             responses=responses(400, 401, 403, 409, 422, extra={
+                 422: "Refused: `fields` names each problem (an unknown customer or metric, overlapping dates of "
+                      "the same key, a key already used for another kind, …). Nothing was stored."}))
+def grant(body: GrantIn, request: Request, actor: ApiKeyActor = Depends(authenticated("entitlements:write")),
+          session: Session = Depends(db_session), _key: IdempotencyKey = None) -> Response:
+    """Grant a customer a quantity (units of a metric per period), a credit budget or a feature (scope
+    `entitlements:write`), as the Entitlements page does: the same checks, audited. Answers the grant with its
+    balance today. At most one grant of a key is in effect for a customer on any day: end the other one first."""
+    from core.entitlements.grants import GrantSpec, create_grant, grant_from_contract
+    from core.models import Contract, Customer
 
-    rows, total, nxt = paginate(session, select(Segment), Segment.id, request, limit=limit, cursor=cursor,
-                                offset=offset)
-    return Page[SegmentOut](data=[_segment(s) for s in rows], total=total, next=nxt)
+    def action() -> BalanceOut:
+        customer = body.customer
+        ct = session.get(Contract, body.contract_id) if body.contract_id is not None else None
+        if body.contract_id is not None and ct is None:
+            raise ApiError(422, "invalid_request", f"contract: there is no contract #{body.contract_id} — nothing "
+                           "was stored", [{"field": "contract_id", "message": "there is no such contract"}])
+        if ct is None and not customer:
+            raise ApiError(422, "invalid_request", "customer: give the customer's external id (or a contract_id) "
+                           "— nothing was stored", [{"field": "customer", "message": "is required"}])
+        spec = GrantSpec(customer_external_id=customer or "", key=body.key, kind=body.kind,
+                         start_date=body.start_date, end_date=body.end_date, name=body.name,
+                         metric_id=body.metric_id, units=body.units, reset=body.reset, amount=body.amount,
+                         currency=body.currency or "", limit_type=body.limit_type, enabled=body.enabled,
+                         contract_id=body.contract_id, product_id=body.product_id, plan_id=body.plan_id,
+                         note=body.note)
+        # the contract's own customer (named or not): its dates are the defaults; another customer is refused
+        from_contract = ct is not None and (not customer or session.exec(
+            select(Customer.id).where(Customer.external_id == customer)).first() == ct.customer_id)
+        made = checked(lambda: grant_from_contract(session, actor, ct.id, spec) if from_contract else
+                       create_grant(session, actor, spec), grant_field)
+        return _balance_of(session, made)
+
+    return idempotent(request, session, actor, body, action)
 
 
-def _segment(s) -> SegmentOut:  # noqa: ANN001
-    from core.receivables.segments import describe
-
-    return SegmentOut(id=s.id, name=s.name, description=s.description or "", rules=s.rules or {},
-                      rules_text=describe(s.rules or {}), updated_at=s.updated_at)
-
-
-@router.get("/segments/{segment_id}", response_model=SegmentOut, tags=["segments"], summary="Read a segment",
+@router.get("/{grant_id}", response_model=BalanceOut, summary="Read a grant with its balance",
             responses=responses(401, 403, 404, 422))
-def read_segment(segment_id: IdPath, actor: ApiKeyActor = Depends(authenticated("receivables:read")),
-                 session: Session = Depends(db_session)) -> SegmentOut:
-    from core.receivables.segments import get_segment
+def read(grant_id: IdPath, on: DayQuery = None, actor: ApiKeyActor = Depends(authenticated("entitlements:read")),
+         session: Session = Depends(db_session)) -> BalanceOut:
+    """One grant, with what is used and left on `on` (default today)."""
+    from core.entitlements.grants import get_grant
 
-    return _segment(get_segment(session, segment_id))
+    return _balance_of(session, get_grant(session, grant_id), on)
 
 
-@router.get("/segments/{segment_id}/customers", response_model=Page[CustomerOut], tags=["segments"],
-            summary="The customers in a segment today", responses=responses(401, 403, 404, 422))
-def segment_customers(request: Request, segment_id: IdPath, limit: Limit = 100, cursor: Cursor = None,
-                      offset: Offset = None,
-                      actor: ApiKeyActor = Depends(authenticated("receivables:read")),
-                      session: Session = Depends(db_session)) -> Page[CustomerOut]:
-    """Its members by the rules as they stand now, in id order (needs `customers:read` too)."""
-    from core.auth import require
-    from core.receivables.segments import customer_ids_select
+@router.post("/{grant_id}/end", response_model=BalanceOut, status_code=200, summary="End a grant early",
+             responses=responses(400, 401, 403, 404, 409, 422))
+def end(grant_id: IdPath, body: GrantEndIn, request: Request,
+        actor: ApiKeyActor = Depends(authenticated("entitlements:write")),
+        session: Session = Depends(db_session), _key: IdempotencyKey = None) -> Response:
+    """The grant no longer applies from `end_date` (scope `entitlements:write`): a revocation from that day; on
+    its start date it never applied. An `end_date` before the start, or not earlier than the grant's own end: 422.
+    Audited with the end date before and after; answers the grant with its balance today."""
+    from core.entitlements.grants import end_grant
 
-    require(actor, "customers:read")
-    ids = customer_ids_select(session, segment_id)
-    rows, total, nxt = paginate(session, select(Customer).where(Customer.id.in_(ids)), Customer.id, request,
-                                limit=limit, cursor=cursor, offset=offset)
-    return Page[CustomerOut](data=[customer_out(c) for c in rows], total=total, next=nxt)
+    return idempotent(request, session, actor, body, lambda: _balance_of(session, checked(
+        lambda: end_grant(session, actor, grant_id, end_date=body.end_date, reason=body.reason), grant_field)),
+        status_code=200)

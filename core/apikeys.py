@@ -43,7 +43,9 @@ SCOPE_RESOURCES: dict[str, str] = {
     "entitlements": "Entitlements",
 }
 _SCOPE_TEXT: dict[str, dict[str, str]] = {
-    "customers": {"read": "List, read and export customers", "write": "Create, update and import customers"},
+    "customers": {"read": "List, read and export customers",
+                  "write": "Create, update, import and restore customers; open customer portal sessions",
+                  "delete": "Archive customers (nothing is deleted)"},
     "catalog": {"read": "List and read products and plans", "write": "Create products and plans"},
     "contracts": {"read": "List and read contracts", "write": "Create, activate and amend contracts"},
     "usage": {"write": "Send usage events (POST /v1/events, /v1/events/batch)",
@@ -53,8 +55,9 @@ _SCOPE_TEXT: dict[str, dict[str, str]] = {
                  "write": "Generate draft invoices, record payments",
                  "approve": "Approve invoices, issue credit notes, void invoices"},
     "accounting": {"read": "Read accounting data"},
-    "receivables": {"read": "Read receivables segments"},
-    "entitlements": {"read": "Read and check entitlements"},
+    "receivables": {"read": "Read receivables segments and their members", "write": "Create and change segments",
+                    "delete": "Delete segments"},
+    "entitlements": {"read": "Read and check entitlements", "write": "Grant entitlements and end them early"},
 }
 SCOPE_ACTIONS = ("read", "write", "delete", "approve")
 SCOPES: dict[str, str] = {
@@ -151,7 +154,7 @@ def revoke_key(session: Session, actor: Actor, key_id: int) -> ApiKey:
     key.revoked_at = utcnow()
     session.add(key)
     audit.record(session, actor=actor.username, action="api_key.revoke", entity_type="api_key", entity_id=key.id,
-                 details={"name": key.name, "prefix": key.prefix})
+                 details={"name": key.name, "prefix": key.prefix, "before": "active", "after": "revoked"})
     return key
 
 

@@ -1,7 +1,14 @@
-"""Customers: create, edit, search. File import/export lives in core/importers."""
+"""Customers: create, edit, search, archive and restore. File import/export lives in core/importers.
+
+Archiving takes a customer out of the lists and pickers (and out of segments, the portal and new portal links)
+without deleting anything: its invoices, payments, credit notes and journal entries stay as they are and remain
+readable wherever they are listed. A customer still being billed cannot be archived — a running contract, a draft
+invoice or an open invoice is named in the refusal, with what to do about it. Restoring brings it back unchanged."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from datetime import date
 from zoneinfo import available_timezones
 
 from sqlmodel import Session, func, or_, select
@@ -116,6 +123,146 @@ def update_customer(session: Session, actor: Actor, customer_id: int, data: dict
     if changed:
         outbox.emit(session, "customer.updated", lambda: {**payloads.customer(customer), "changed": sorted(changed)})
     return customer
+
+
+@dataclass
+class ArchiveCheck:
+    """What archiving a customer would meet: ``blockers`` refuse it (each names the record and what to do);
+    ``notes`` are facts worth knowing first (prepaid credit that stays on the books, draft contracts)."""
+
+    blockers: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+_LISTED = 5  # records named per kind in a message; the rest are counted
+
+
+def _named(items: list[str]) -> str:
+    more = len(items) - _LISTED
+    return ", ".join(items[:_LISTED]) + (f" and {more} more" if more > 0 else "")
+
+
+def archive_check(session: Session, customer_id: int, *, on: date | None = None) -> ArchiveCheck:
+    """Why ``customer_id`` cannot be archived on ``on`` (default today), and what to know before archiving it.
+
+    Blockers: a contract still running (active, and either open-ended, ending after ``on``, or set to renew),
+    a draft invoice (approve or delete it), an open invoice (approved or partially paid with something due:
+    collect it, credit it or write it off)."""
+    from core import wallet
+    from core.invoicing.settlement import due, label
+    from core.models import Contract, Invoice
+    from core.money import format_money
+
+    on = on or utcnow().date()
+    cust = get_customer(session, customer_id)
+    check = ArchiveCheck()
+    running = [c for c in session.exec(select(Contract).where(Contract.customer_id == cust.id,
+                                                              Contract.status == "active").order_by(Contract.id))
+               if c.end_date is None or c.end_date > on or c.renewal_policy != "none"]
+    if running:
+        check.blockers.append("running contract" + ("s " if len(running) > 1 else " ") + _named(
+            [f"“{c.name}” (#{c.id}, " + (f"due to renew from {c.end_date:%-d %b %Y}" if c.end_date is not None and
+                                         c.end_date <= on else f"until {c.end_date:%-d %b %Y}" if c.end_date
+                                         else "no end date") + ")" for c in running])
+            + " — end " + ("them" if len(running) > 1 else "it") + " first (Contracts page: open the "
+            "contract, End early — it then does not renew)")
+    invoices = list(session.exec(select(Invoice).where(Invoice.customer_id == cust.id,
+                                                       Invoice.status.in_(("draft", "approved", "partially_paid")))
+                                 .order_by(Invoice.id)))
+    drafts = [i for i in invoices if i.status == "draft"]
+    if drafts:
+        check.blockers.append("draft invoice" + ("s " if len(drafts) > 1 else " ") + _named(
+            [f"#{i.id} ({format_money(i.total, i.currency)})" for i in drafts])
+            + " — approve or delete " + ("them" if len(drafts) > 1 else "it") + " first (Invoices page)")
+    open_ = [i for i in invoices if i.status != "draft" and due(i) > 0]
+    if open_:
+        check.blockers.append("open invoice" + ("s " if len(open_) > 1 else " ") + _named(
+            [f"{label(i)} ({format_money(due(i), i.currency)} due)" for i in open_])
+            + " — record the payment, issue a credit note or write " + ("them" if len(open_) > 1 else "it")
+            + " off first (Payments and Invoices pages)")
+    for code, amount in wallet.balances(session, cust.id).items():
+        if amount > 0:
+            check.notes.append(f"{format_money(amount, code)} of prepaid credit stays in the wallet (and on the "
+                               "books as owed to the customer)")
+    planned = session.exec(select(Contract.name).where(Contract.customer_id == cust.id,
+                                                       Contract.status == "draft").order_by(Contract.id)).all()
+    if planned:
+        check.notes.append(f"draft contract{'s' if len(planned) > 1 else ''} "
+                           + _named([f"“{n}”" for n in planned]) + " will not be billed unless activated")
+    return check
+
+
+def _set_archived(session: Session, actor: Actor, customer: Customer, archived: bool, reason: str) -> Customer:
+    customer.archived = archived
+    customer.updated_at = utcnow()
+    session.add(customer)
+    session.flush()
+    audit.record(session, actor=actor.username, action="customer.archive" if archived else "customer.restore",
+                 entity_type="customer", entity_id=customer.id,
+                 details={"external_id": customer.external_id, "name": customer.name,
+                          "before": {"archived": not archived}, "after": {"archived": archived}, "reason": reason})
+    from core.webhooks import outbox, payloads
+
+    outbox.emit(session, "customer.archived" if archived else "customer.restored",
+                lambda: payloads.customer(customer))
+    return customer
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) > 500:
+        raise UserError(f"reason: at most 500 characters (this one has {len(reason):,})")
+    return reason
+
+
+def archive_customer(session: Session, actor: Actor, customer_id: int, *, reason: str = "",
+                     on: date | None = None) -> Customer:
+    """Archive a customer no longer billed: it leaves the lists, pickers, segments and the portal; everything
+    it was billed stays. Refused, naming each record in the way, while it has a running contract, a draft
+    invoice or an open invoice (:func:`archive_check`). Audited; sends the ``customer.archived`` webhook."""
+    require(actor, "customers:delete")
+    customer = get_customer(session, customer_id)
+    if customer.archived:
+        raise UserError(f"{customer.name} ({customer.external_id}) is already archived")
+    why = _reason(reason)
+    check = archive_check(session, customer.id, on=on)
+    if check.blockers:
+        raise UserError(f"{customer.name} ({customer.external_id}) is still being billed and was not archived — "
+                        + "; ".join(check.blockers))
+    return _set_archived(session, actor, customer, True, why)
+
+
+def restore_customer(session: Session, actor: Actor, customer_id: int, *, reason: str = "") -> Customer:
+    """Bring an archived customer back into the lists and pickers, as it was. Audited; sends the
+    ``customer.restored`` webhook."""
+    require(actor, "customers:write")
+    customer = get_customer(session, customer_id)
+    if not customer.archived:
+        raise UserError(f"{customer.name} ({customer.external_id}) is not archived")
+    return _set_archived(session, actor, customer, False, _reason(reason))
+
+
+def archived_customers(session: Session, *, search: str = "", limit: int = 500) -> list[dict]:
+    """Archived customers (by name), each with when and by whom it was archived (from the audit log):
+    ``{"id", "external_id", "name", "email", "country", "currency", "archived_at", "archived_by"}``."""
+    from core.models import AuditLog
+
+    q = select(Customer.id, Customer.external_id, Customer.name, Customer.email, Customer.country,
+               Customer.currency).where(Customer.archived == True)  # noqa: E712
+    if search.strip():
+        like = f"%{search.strip()}%"
+        q = q.where(or_(Customer.name.ilike(like), Customer.external_id.ilike(like), Customer.email.ilike(like)))
+    rows = [dict(r._mapping) for r in session.exec(q.order_by(Customer.name, Customer.id).limit(limit))]
+    if rows:
+        last = (select(AuditLog.entity_id, func.max(AuditLog.id).label("last"))
+                .where(AuditLog.action == "customer.archive", AuditLog.entity_type == "customer",
+                       AuditLog.entity_id.in_([str(r["id"]) for r in rows]))
+                .group_by(AuditLog.entity_id).subquery())
+        who = {int(e): (at, by) for e, at, by in session.exec(
+            select(AuditLog.entity_id, AuditLog.at, AuditLog.actor).join(last, AuditLog.id == last.c.last))}
+        for r in rows:
+            r["archived_at"], r["archived_by"] = who.get(r["id"], (None, ""))
+    return rows
 
 
 def get_customer(session: Session, customer_id: int) -> Customer:

@@ -94,7 +94,8 @@ def set_auto_charge(session: Session, actor: Actor, customer_id: int, on: bool) 
         session.add(cust)
         session.flush()
         audit.record(session, actor=actor.username, action="customer.auto_charge", entity_type="customer",
-                     entity_id=cust.id, details={"customer": cust.external_id, "auto_charge": cust.auto_charge})
+                     entity_id=cust.id, details={"customer": cust.external_id, "auto_charge": cust.auto_charge,
+                                                 "before": not cust.auto_charge, "after": cust.auto_charge})
     return cust
 
 
@@ -335,7 +336,7 @@ def record_refund_unanswered(session: Session, actor: Actor, plan: RefundPlan, p
     session.add(refund)
     session.flush()
     audit.record(session, actor=actor.username, action="refund.unanswered", entity_type="refund",
-                 entity_id=refund.id, details={"before": before, "amount": refund.amount,
+                 entity_id=refund.id, details={"before": before, "after": refund.status, "amount": refund.amount,
                                                "currency": refund.currency, "attempt": plan.attempt,
                                                "key": plan.idempotency_key, "problem": refund.failure})
     return refund

@@ -93,7 +93,8 @@ def set_rate(session: Session, actor: Actor, *, country: str, region: str = "", 
     session.add(rate)
     session.flush()
     audit.record(session, actor=actor.username, action="tax_rate.set", entity_type="tax_rate", entity_id=rate.id,
-                 details={"country": country, "region": region, "name": name, "percent": pct, "before": before})
+                 details={"country": country, "region": region, "name": name, "percent": pct, "before": before,
+                          "after": {"name": name, "percent": pct}})
     return rate
 
 

@@ -137,7 +137,7 @@ def use_credit(session: Session, customer_id: int, currency: str, amount, invoic
     session.flush()
     audit.record(session, actor=actor.username, action="wallet.use", entity_type="customer", entity_id=customer.id,
                  details={"entry": entry.id, "currency": code, "amount": value, "invoice_id": invoice_id,
-                          "balance_after": available - value})
+                          "balance_before": available, "balance_after": available - value})
     return entry
 
 
@@ -243,4 +243,5 @@ def use_audit(use: CreditUse, *, actor: Actor = SYSTEM) -> dict:
     """The audit entry of one use (``audit.record`` / ``audit.record_many`` arguments), as use_credit writes it."""
     return dict(actor=actor.username, action="wallet.use", entity_type="customer", entity_id=use.customer_id,
                 details={"entry": use.entry_id, "currency": use.currency, "amount": use.amount,
-                         "invoice_id": use.invoice_id, "balance_after": use.balance_after})
+                         "invoice_id": use.invoice_id, "balance_before": use.balance_after + use.amount,
+                         "balance_after": use.balance_after})

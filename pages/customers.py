@@ -26,7 +26,7 @@ from core.importers.customers import (
 )
 from core.importers.files import write_csv
 from core.money import CURRENCIES
-from ui import portal_link, stripe_ui
+from ui import customer_archive, portal_link, stripe_ui
 from ui.pickers import customer_picker, page_picker
 from ui.state import actor, engine, page_header, session
 from ui.uploads import Upload, upload_panel
@@ -123,8 +123,9 @@ def _export(fmt: str, eng=engine(), who=me) -> bytes:  # noqa: B008 - runs later
 nonce = st.session_state.setdefault("customers_form_nonce", 0)
 if flash := st.session_state.pop("customers_flash", None):
     st.success(flash, icon=":material/check_circle:")
-tab_list, tab_add, tab_edit, tab_import = st.tabs(["Customers", "Add a customer", "Edit a customer",
-                                                   "Import from a file"])
+customer_archive.messages()
+tab_list, tab_add, tab_edit, tab_import, tab_archived = st.tabs(["Customers", "Add a customer", "Edit a customer",
+                                                                 "Import from a file", "Archived"])
 
 with tab_list:
     search = st.text_input("Search", key="customers_search", placeholder="Search by name, customer id or email",
@@ -141,7 +142,7 @@ with tab_list:
     matching = f" matching “{search}”" if search else ""
     st.caption(f"{total:,} customer{'s' if total != 1 else ''}{matching}"
                + (f" (showing {(page_no - 1) * PAGE + 1:,}–{(page_no - 1) * PAGE + len(rows):,})" if pages > 1
-                  else "") + ". Open the other tabs to add or edit one.")
+                  else "") + ". Open the other tabs to add or edit one; archived customers are on the Archived tab.")
     if rows:
         st.dataframe(table, hide_index=True, width="stretch", height=35 * min(len(rows), 20) + 38)
     else:
@@ -162,6 +163,7 @@ with tab_add:
                       lambda s, data: create_customer(s, me, data))
 
 with tab_edit:
+    customer_archive.forget_archived_pick("customers_edit_id")
     picked, _ = customer_picker("Customer to edit", key="customers_edit_id", placeholder="Choose a customer")
     if picked is not None:
         with session() as s:
@@ -174,6 +176,7 @@ with tab_edit:
         if msg := stripe_ui.customer_panel(picked, me):
             st.session_state["customers_flash"] = msg
             st.rerun()
+        customer_archive.panel(picked, me)
 
 with tab_import:
     st.caption("Upload a CSV or Excel file with one customer per row. Existing customer ids are updated, new ones "
@@ -187,3 +190,6 @@ with tab_import:
                         preview=lambda s, data, name: preview_customers(s, data, name),
                         commit=lambda s, data, name, progress: import_customers(s, me, data, name),
                         count=lambda r: r.created + r.updated, describe=describe), can_write=can_write)
+
+with tab_archived:
+    customer_archive.archived_tab(me)

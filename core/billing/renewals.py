@@ -57,7 +57,8 @@ def renew_due_contracts(session: Session, actor: Actor, *, on: date) -> RenewalR
         if old.renewal_policy == "none" or not old.term_months:
             result.ended.append(old.id)
             audit.record(session, actor=actor.username, action="contract.end", entity_type="contract",
-                         entity_id=old.id, details={"end_date": old.end_date, "policy": old.renewal_policy})
+                         entity_id=old.id, details={"end_date": old.end_date, "policy": old.renewal_policy,
+                                                    "before": "active", "after": "ended"})
             continue
         customer = session.get(Customer, old.customer_id)
         lines = _line_specs(session, old)
@@ -82,6 +83,7 @@ def renew_due_contracts(session: Session, actor: Actor, *, on: date) -> RenewalR
         result.renewed.append((old.id, new.id))
         audit.record(session, actor=actor.username, action="contract.renew", entity_type="contract",
                      entity_id=old.id, details={"new_contract": new.id, "policy": old.renewal_policy,
-                                                "new_start": new.start_date, "new_end": new.end_date})
+                                                "new_start": new.start_date, "new_end": new.end_date,
+                                                "before": "active", "after": "ended"})
     session.flush()
     return result

@@ -331,7 +331,8 @@ def mark_refund_paid_out(session: Session, actor: Actor, refund_id: int, *, refe
 
     refund_entry(session, refund, posted_by=actor.username, on=paid_on)  # paid by hand: from Cash, that day
     audit.record(session, actor=actor.username, action="refund.paid_out", entity_type="refund", entity_id=refund.id,
-                 details={"before": before, "amount": refund.amount, "currency": refund.currency,
+                 details={"before": before, "after": refund.status, "amount": refund.amount,
+                          "currency": refund.currency,
                           "method": refund.method, "reference": reference, "paid_on": paid_on,
                           "by_hand_after_stripe": stripe_, "stripe_failure": failure if stripe_ else ""})
     return refund

@@ -119,11 +119,12 @@ def edit_draft_line(session: Session, actor: Actor, line_id: int, *, description
         raise UserError("unit price: give the unit price with the quantity (or set the amount)")
     ln.edited_by = actor.username
     session.add(ln)
+    total_before = inv.total
     _recompute(session, inv)
     audit.record(session, actor=actor.username, action="invoice.line_edit", entity_type="invoice", entity_id=inv.id,
                  details={"line": ln.id, "before": before,
                           "after": {"description": ln.description, "quantity": ln.quantity, "amount": ln.amount},
-                          "total": inv.total})
+                          "total_before": total_before, "total": inv.total})
     return ln
 
 
@@ -157,10 +158,11 @@ def add_draft_line(session: Session, actor: Actor, invoice_id: int, *, descripti
                      edited_by=actor.username)
     session.add(ln)
     session.flush()
+    total_before = inv.total
     _recompute(session, inv)
     audit.record(session, actor=actor.username, action="invoice.line_add", entity_type="invoice", entity_id=inv.id,
                  details={"line": ln.id, "description": text, "quantity": qty, "amount": ln.amount,
-                          "total": inv.total})
+                          "total_before": total_before, "total": inv.total})
     return ln
 
 
@@ -172,7 +174,7 @@ def delete_draft_line(session: Session, actor: Actor, line_id: int) -> None:
     inv = _draft(session, ln.invoice_id)
     if ln.kind in TOTAL_KINDS:
         raise UserError(f"“{ln.description}” is computed from the other lines; it cannot be removed")
-    details = {"line": ln.id, "description": ln.description, "amount": ln.amount}
+    details = {"line": ln.id, "description": ln.description, "amount": ln.amount, "total_before": inv.total}
     session.delete(ln)
     session.flush()
     _recompute(session, inv)

@@ -409,7 +409,7 @@ def update_segment(session: Session, actor: Actor, segment_id: int, *, name: str
 
 
 def delete_segment(session: Session, actor: Actor, segment_id: int) -> None:
-    require(actor, "receivables:write")
+    require(actor, "receivables:delete")
     seg = get_segment(session, segment_id)
     from core.models import DunningPolicy
 

@@ -236,7 +236,8 @@ def _record(session: Session, delivery_id: int, response: Response, duration_ms:
             audit.record(session, actor=SYSTEM_ACTOR, action="webhook.endpoint_disabled",
                          entity_type="webhook_endpoint", entity_id=endpoint.id,
                          details={"url": endpoint.url, "failures": endpoint.consecutive_failures,
-                                  "last_error": delivery.last_error})
+                                  "last_error": delivery.last_error, "before": {"active": True},
+                                  "after": {"active": False}})
             session.info["webhooks.just_disabled"] = True
     session.add_all([delivery, endpoint])
     session.commit()

@@ -140,7 +140,8 @@ def set_active(session: Session, actor: Actor, endpoint_id: int, active: bool) -
     session.flush()
     forget_subscriptions(session)
     audit.record(session, actor=actor.username, action="webhook.endpoint_" + ("enable" if active else "disable"),
-                 entity_type="webhook_endpoint", entity_id=ep.id, details={"url": ep.url})
+                 entity_type="webhook_endpoint", entity_id=ep.id,
+                 details={"url": ep.url, "before": {"active": not active}, "after": {"active": active}})
     return ep
 
 
@@ -149,12 +150,14 @@ def rotate_secret(session: Session, actor: Actor, endpoint_id: int) -> str:
     require(actor, "webhooks:write")
     ep = get_endpoint(session, endpoint_id)
     secret = signing.new_secret()
+    before = ep.secret_rotated_at or ep.created_at
     ep.secret = secret
     ep.secret_rotated_at = ep.updated_at = utcnow()
     session.add(ep)
     session.flush()
     audit.record(session, actor=actor.username, action="webhook.secret_rotate", entity_type="webhook_endpoint",
-                 entity_id=ep.id, details={"url": ep.url})
+                 entity_id=ep.id, details={"url": ep.url, "before": {"secret_from": before},
+                                           "after": {"secret_from": ep.secret_rotated_at}})  # never the secret
     return secret
 
 

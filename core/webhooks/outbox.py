@@ -26,6 +26,8 @@ from core.models.webhooks import WebhookEndpoint, WebhookEvent
 EVENT_TYPES: dict[str, str] = {
     "customer.created": "A customer was created.",
     "customer.updated": "A customer's details changed.",
+    "customer.archived": "A customer was archived (no longer billed; its invoices and payments stay).",
+    "customer.restored": "An archived customer was restored.",
     "contract.created": "A contract was created.",
     "contract.updated": "A contract was activated, a line's price or quantity changed, or it was ended early.",
     "invoice.approved": "An invoice was approved (numbered); one event per invoice, bulk approvals too.",

@@ -116,7 +116,8 @@ def usage_threshold(alert, metric, customer_external_id: str, period_start, used
 
 # What the page documents: each event type and the object its ``data`` holds.
 DATA_OF = {
-    "customer.created": "customer", "customer.updated": "customer",
+    "customer.created": "customer", "customer.updated": "customer", "customer.archived": "customer",
+    "customer.restored": "customer",
     "contract.created": "contract", "contract.updated": "contract (with \"change\": what changed)",
     "invoice.approved": "invoice", "invoice.paid": "invoice", "invoice.voided": "invoice",
     "credit_note.created": "credit_note", "payment.received": "payment",

@@ -188,3 +188,52 @@ def test_a_filter_given_twice_is_refused_not_guessed(api):
     r = api.get("/v1/customers?country=DE&country=FR", headers=h)
     assert r.status_code == 422 and "'country' given more than once" in r.json()["error"]["message"]
     assert api.get("/v1/customers?country=DE", headers=h).status_code == 200
+
+
+def test_archive_and_restore(api):
+    """POST /v1/customers/{id}/archive (customers:delete) refuses a customer still billed, naming the contract;
+    archives one that is not (the list's archived filter sees it, its record stays readable); Idempotency-Key
+    replays; POST …/restore (customers:write) brings it back. Audited, by the key."""
+    from datetime import date
+    from decimal import Decimal
+
+    from core.billing.contracts import LineSpec
+    from core.customers import find_customers
+    from core.db import session_scope
+    from tests.db import factories
+
+    with session_scope(api.engine) as s:
+        contract = factories.contract(s, "globex", [LineSpec("Platform", "flat_fee", {"amount": "100"},
+                                                             cadence="monthly", fixed_quantity=Decimal(1))],
+                                      start=date(2026, 1, 1))
+        contract_id = contract.id
+        ids = {c.external_id: c.id for c in find_customers(s)}
+    archiver = api.auth(api.key(("customers:read", "customers:delete"), name="archiver"))
+    writer = api.auth(api.key(WRITE, name="writer"))
+
+    r = api.post(f"/v1/customers/{ids['globex']}/archive", json={"reason": "closed"}, headers=archiver)
+    assert r.status_code == 422 and f"running contract “Contract” (#{contract_id}, no end date)" in \
+        r.json()["error"]["message"] and "nothing was stored" in r.json()["error"]["message"]
+    assert count(api, "customer", "WHERE archived = true") == 0
+
+    assert api.post(f"/v1/customers/{ids['acme']}/archive", headers=writer).status_code == 403
+    first = api.post(f"/v1/customers/{ids['acme']}/archive", json={"reason": "left us"},
+                     headers={**archiver, "Idempotency-Key": "archive-acme"})
+    assert first.status_code == 200 and first.json()["archived"] is True, first.text
+    replay = api.post(f"/v1/customers/{ids['acme']}/archive", json={"reason": "left us"},
+                      headers={**archiver, "Idempotency-Key": "archive-acme"})
+    assert replay.json() == first.json() and replay.headers["Idempotent-Replayed"] == "true"
+    again = api.post(f"/v1/customers/{ids['acme']}/archive", headers=archiver)
+    assert again.status_code == 422 and "already archived" in again.json()["error"]["message"]
+    listed = api.get("/v1/customers", params={"archived": True}, headers=archiver).json()
+    assert [c["external_id"] for c in listed["data"]] == ["acme"]
+    assert api.get(f"/v1/customers/{ids['acme']}", headers=archiver).json()["archived"] is True
+
+    assert api.post(f"/v1/customers/{ids['acme']}/restore", headers=archiver).status_code == 403
+    back = api.post(f"/v1/customers/{ids['acme']}/restore", headers=writer)
+    assert back.status_code == 200 and back.json()["archived"] is False
+    assert api.post("/v1/customers/987654/restore", headers=writer).status_code == 404
+    with api.engine.connect() as c:
+        rows = [tuple(row) for row in c.execute(text(
+            "SELECT action, actor FROM audit_log WHERE action IN ('customer.archive', 'customer.restore') ORDER BY id"))]
+    assert rows == [("customer.archive", "api-key:archiver"), ("customer.restore", "api-key:writer")]

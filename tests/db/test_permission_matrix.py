@@ -67,6 +67,18 @@ def test_the_matrix_covers_the_services():
     assert perms <= set(PERMISSIONS), perms - set(PERMISSIONS)  # no check names a permission nobody can hold
 
 
+def test_the_platform_services_are_in_the_matrix():
+    """Archive/restore of customers, segment and entitlement writes (the REST API's write endpoints call these)."""
+    found = dict(PROTECTED)
+    assert found["core.customers.archive_customer"] == "customers:delete"
+    assert found["core.customers.restore_customer"] == "customers:write"
+    assert found["core.receivables.segments.create_segment"] == "receivables:write"
+    assert found["core.receivables.segments.update_segment"] == "receivables:write"
+    assert found["core.receivables.segments.delete_segment"] == "receivables:delete"
+    assert found["core.entitlements.grants.create_grant"] == "entitlements:write"
+    assert found["core.entitlements.grants.end_grant"] == "entitlements:write"
+
+
 def _dummy(param: inspect.Parameter):  # noqa: ANN202
     return 987654321 if param.annotation in (int, "int") else object()
 
