@@ -107,7 +107,7 @@ if current is not None:
         n_invoices = s.scalar(select(func.count()).select_from(seg.invoice_ids_select(s, current.id).subquery()))
     st.caption("Download every member with what they owe, or email each member's open invoices (those matching "
                "the invoice conditions) as PDFs to the customer's address.")
-    lazy_downloads(lambda xs: seg.members_report(xs, current.id), seg.members_report_name(current),
+    lazy_downloads(lambda xs: seg.members_report(xs, me, current.id), seg.members_report_name(current),
                    "seg_members")
     with st.container(horizontal=True):
         if me.can("invoices:write") and st.button(f"Email the members' {n_invoices} open invoice"

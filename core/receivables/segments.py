@@ -486,11 +486,15 @@ def members_report_name(seg: Segment) -> str:
     return f"segment-{stem}"
 
 
-def members_report(session: Session, segment_id: int, on: date | None = None) -> Report:
-    """Every member, one row per member and currency of what it owes (a member owing nothing: one row)."""
+def members_report(session: Session, actor: Actor, segment_id: int, on: date | None = None) -> Report:
+    """Every member, one row per member and currency of what it owes (a member owing nothing: one row). The file
+    holds customers' names and email addresses: making it is audited as an export of customer data."""
+    require(actor, "receivables:read")
     seg = get_segment(session, segment_id)
     clean = validate_rules(seg.rules)
     members = _members(session, members_select(clean, on), limit=None)
+    audit.record(session, actor=actor.username, action="customer.export", entity_type="segment", entity_id=seg.id,
+                 details={"segment": seg.name, "customers": len(members)})
     cols = [Column("Customer id", width=16), Column("Customer", width=30), Column("Email", width=28),
             Column("Country", width=8), Column("Customer currency", width=9), Column("Saved payment method", width=9),
             Column("Auto-charge", width=9), Column("Attributes", width=30), Column("Open invoices", "int", 9),

@@ -119,8 +119,11 @@ def test_saved_segment_selects_members_and_their_open_invoices(session, book):
     # days past due as of another date: 75 days ago GB's invoice was 25 days late (DE's still comes by its card)
     early = TODAY - timedelta(days=75)
     assert set(session.scalars(seg.invoice_ids_select(session, s.id, on=early))) == {book["inv_de"].id}
-    report = seg.members_report(session, s.id)
+    report = seg.members_report(session, FINANCE, s.id)
     assert sorted(r[0] for r in report.rows) == ["DE", "GB", "US"]
+    export = session.scalars(select(AuditLog).where(AuditLog.action == "customer.export")).one()
+    assert (export.actor, export.entity_type, export.details) == (FINANCE.username, "segment",
+                                                                  {"segment": s.name, "customers": 3})
     assert {label: amounts[10] for label, _, amounts in report.totals} == {
         "Total EUR": D("900"), "Total GBP": D("2000"), "Total USD": D("0")}
     assert [g.name for g in seg.list_segments(session)] == ["Late or card"]
