@@ -88,14 +88,19 @@ def set_rate(session: Session, actor: Actor, *, country: str, region: str = "", 
         rate = TaxRate(country=country, region=region, name=name, percent=pct)
     else:
         rate = existing
-        before = {"name": rate.name, "percent": rate.percent}
+        before = {"name": rate.name, "percent": _plain(rate.percent)}
         rate.name, rate.percent = name, pct
     session.add(rate)
     session.flush()
     audit.record(session, actor=actor.username, action="tax_rate.set", entity_type="tax_rate", entity_id=rate.id,
                  details={"country": country, "region": region, "name": name, "percent": pct, "before": before,
-                          "after": {"name": name, "percent": pct}})
+                          "after": {"name": name, "percent": _plain(pct)}})
     return rate
+
+
+def _plain(percent: Decimal) -> str:
+    """'5' rather than the stored '5.000000' (and '7.25' as typed), so the audit log reads 5 → 7.25."""
+    return format(Decimal(percent).normalize(), "f")
 
 
 def list_rates(session: Session, *, country: str | None = None) -> list[TaxRate]:
