@@ -34,6 +34,39 @@ def _queue():  # noqa: ANN202
 
 huey = _queue()
 
+MASK = "***"
+
+
+def queued_url(database_url: str | None) -> str | None:
+    """The database URL as it is written into the queue file: without its password (the queue is a plain file
+    anyone with the folder can read). The worker takes the password back from DATABASE_URL (:func:`worker_url`)."""
+    if not database_url:
+        return database_url
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    return url.render_as_string(hide_password=True) if url.password else database_url
+
+
+def worker_url(database_url: str | None) -> str | None:
+    """The URL a job connects with: a masked password is taken from DATABASE_URL when that names the same
+    server, database and user; otherwise the job cannot connect and says why (never which password)."""
+    if not database_url:
+        return database_url
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.password != MASK:
+        return database_url
+    env = os.environ.get("DATABASE_URL", "")
+    known = make_url(env) if env else None
+    same = known is not None and all(getattr(known, k) == getattr(url, k)
+                                     for k in ("drivername", "host", "port", "database", "username"))
+    if not same:
+        raise RuntimeError(f"the job's database {url.render_as_string(hide_password=True)} is not DATABASE_URL's: "
+                           "run the worker with DATABASE_URL set to it")
+    return url.set(password=known.password).render_as_string(hide_password=False)
+
 
 @huey.task(retries=2, retry_delay=30)
 def deliver_emails(log_ids: list[int], database_url: str | None = None) -> None:
@@ -41,7 +74,7 @@ def deliver_emails(log_ids: list[int], database_url: str | None = None) -> None:
     from core.db import make_engine, session_scope
     from core.documents.delivery import deliver
 
-    engine = make_engine(database_url)
+    engine = make_engine(worker_url(database_url))
     try:
         for log_id in log_ids:
             try:
@@ -55,7 +88,7 @@ def deliver_emails(log_ids: list[int], database_url: str | None = None) -> None:
 
 def enqueue_emails(log_ids: list[int], database_url: str | None = None) -> None:
     if log_ids:
-        deliver_emails(list(log_ids), database_url)
+        deliver_emails(list(log_ids), queued_url(database_url))
 
 
 _WEBHOOKS_FOLLOW_UP = "webhooks.follow_up_eta"
@@ -75,7 +108,7 @@ def deliver_webhooks(database_url: str | None = None) -> None:
     def hash_of(text: str) -> str:
         return sha256(text.encode()).hexdigest()[:16]
 
-    engine = make_engine(database_url)
+    engine = make_engine(worker_url(database_url))
     try:
         with session_scope(engine) as s:
             deliver_due(s)
@@ -94,7 +127,7 @@ def deliver_webhooks(database_url: str | None = None) -> None:
 
 
 def enqueue_webhooks(database_url: str | None = None) -> None:
-    deliver_webhooks(database_url)
+    deliver_webhooks(queued_url(database_url))
 
 
 class _InProcessConsumer(Consumer):

@@ -45,3 +45,26 @@ def test_the_worker_sends_queued_emails_after_the_approval_committed(engine, db_
         jobs.huey.immediate = True
     assert statuses == ["sent", "sent", "sent"]
     assert sorted(r[0][0] for r in smtp.messages) == ["ap0@example.com", "ap1@example.com", "ap2@example.com"]
+
+
+def test_the_queue_file_never_holds_the_database_password(monkeypatch):
+    """A job names its database without the password; the worker takes it back from DATABASE_URL, and only for
+    that same server, database and user."""
+    secret = "postgresql+psycopg://billing:s3cret-pw@db.internal:5433/billing"
+    queued = jobs.queued_url(secret)
+    assert "s3cret-pw" not in queued and queued.startswith("postgresql+psycopg://billing:***@db.internal:5433")
+    monkeypatch.setenv("DATABASE_URL", secret)
+    assert jobs.worker_url(queued) == secret
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://billing:other@db.internal:5433/another_db")
+    try:
+        jobs.worker_url(queued)
+        raise AssertionError("a masked URL for another database must not get a password")
+    except RuntimeError as exc:
+        assert "run the worker with DATABASE_URL set to it" in str(exc) and "other" not in str(exc)
+    assert jobs.worker_url("sqlite:///data/x.db") == "sqlite:///data/x.db"  # nothing to hide
+    sent = []
+    monkeypatch.setattr(jobs, "deliver_emails", lambda ids, url: sent.append(url))
+    monkeypatch.setattr(jobs, "deliver_webhooks", lambda url: sent.append(url))
+    jobs.enqueue_emails([1, 2], secret)
+    jobs.enqueue_webhooks(secret)
+    assert sent == [queued, queued]
