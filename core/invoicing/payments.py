@@ -171,6 +171,9 @@ def record_failed_payment(session: Session, actor: Actor, *, customer_id: int, i
     audit.record(session, actor=actor.username, action="payment.failed", entity_type="payment", entity_id=payment.id,
                  details={"customer": cust.external_id, "invoice_id": invoice_id, "amount": payment.amount,
                           "failure": payment.failure, "provider": provider})
+    from core.webhooks import outbox, payloads
+
+    outbox.emit(session, "payment.failed", lambda: payloads.failed_payment(session, payment, invoice_id))
     return payment
 
 

@@ -18,7 +18,7 @@ from core.errors import NotFound, UserError
 from core.invoicing import settlement
 from core.ledger.accounts import chart
 from core.ledger.posting import Draft, post
-from core.models import Invoice, utcnow
+from core.models import Customer, Invoice, utcnow
 from core.money import format_money
 
 
@@ -57,4 +57,9 @@ def write_off(session: Session, actor: Actor, invoice_id: int, *, reason: str, o
                  details={"number": inv.number, "amount": amount, "currency": inv.currency, "reason": reason,
                           "before": before, "after": inv.status,
                           "shown": format_money(amount, inv.currency)})
+    from core.webhooks import outbox, payloads
+
+    outbox.emit(session, "invoice.written_off", lambda: {
+        **payloads.invoice(inv, session.get(Customer, inv.customer_id).external_id),
+        "written_off": payloads.money(amount, inv.currency), "reason": reason})
     return inv

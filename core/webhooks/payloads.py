@@ -93,6 +93,17 @@ def payment(session: Session, p: Payment, allocations: dict[int, Decimal], numbe
             "created_at": p.created_at}
 
 
+def failed_payment(session: Session, p: Payment, invoice_id: int | None) -> dict:
+    """A declined charge: what was tried, for which invoice, and why it failed."""
+    cust = session.get(Customer, p.customer_id)
+    number = session.get(Invoice, invoice_id).number if invoice_id else None
+    return {"object": "failed_payment", "id": p.id, "customer_id": p.customer_id,
+            "customer_external_id": cust.external_id if cust else None, "currency": p.currency,
+            "amount": money(p.amount, p.currency), "method": p.method, "failure": p.failure,
+            "invoice_id": invoice_id, "invoice_number": number, "provider": p.provider,
+            "provider_id": p.provider_id, "created_at": p.created_at}
+
+
 def credit_note(session: Session, note: CreditNote, inv: Invoice) -> dict:
     cust = session.get(Customer, note.customer_id)
     code = note.currency
@@ -135,10 +146,14 @@ FIELDS: dict[str, str] = {
                 "renewed_from_id, created_at (contract.updated adds change: activated | line_changed | ended_early)",
     "invoice": "object, id, number, status, customer_id, customer_external_id, contract_id, currency, period_start, "
                "period_end (exclusive), issue_date, due_date, subtotal, tax, total, credits_applied, amount_paid, "
-               "amount_credited, amount_written_off, amount_due, approved_at",
+               "amount_credited, amount_written_off, amount_due, approved_at (invoice.written_off adds written_off: "
+               "the amount written off now, and reason)",
     "payment": "object, id, customer_id, customer_external_id, currency, amount, method, reference, received_on, "
                "unallocated (went to the customer's prepaid credit), provider, provider_id, "
                "allocations [{invoice_id, invoice_number, amount}], created_at",
+    "failed_payment": "object, id, customer_id, customer_external_id, currency, amount, method, failure (the "
+                      "card issuer's or Stripe's message), invoice_id, invoice_number, provider, provider_id, "
+                      "created_at",
     "credit_note": "object, id, number, invoice_id, invoice_number, customer_id, customer_external_id, currency, "
                    "total, applied, to_wallet, refunded, reason, issue_date, invoice_status, created_at",
     "usage_alert_firing": "object, alert_id, alert_name, metric_code, metric_name, customer_external_id, "

@@ -20,8 +20,9 @@ from core.billing.contracts import LineSpec
 from core.customers import update_customer
 from core.errors import PermissionDenied, UserError
 from core.invoicing.credit_notes import issue_credit_note
-from core.invoicing.payments import record_payment
+from core.invoicing.payments import record_failed_payment, record_payment
 from core.invoicing.service import approve_invoices, generate_drafts
+from core.invoicing.write_offs import write_off
 from core.metering.alerts import check_alerts, create_alert
 from core.models import AuditLog, Invoice, utcnow
 from core.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -374,13 +375,26 @@ def test_business_actions_emit_their_events_with_public_data(session, receiver):
     [voided] = by_type("invoice.voided")
     assert voided["data"]["id"] == small.id and voided["data"]["status"] == "void"
 
+    mid = sorted(approved, key=lambda i: i.total)[1]
+    record_failed_payment(session, FINANCE, customer_id=cust.id, invoice_id=mid.id, currency_code="USD",
+                          amount=mid.total, method="card", failure="Your card was declined.", provider="stripe")
+    write_off(session, FINANCE, mid.id, reason="Customer insolvent")
+    session.commit()
+    [failed] = by_type("payment.failed")
+    assert (failed["data"]["object"], failed["data"]["invoice_number"], failed["data"]["failure"]) == \
+        ("failed_payment", mid.number, "Your card was declined.")
+    [woff] = by_type("invoice.written_off")
+    assert (woff["data"]["id"], woff["data"]["status"], woff["data"]["written_off"], woff["data"]["reason"]) == \
+        (mid.id, "written_off", str(round_money(mid.total, "USD")), "Customer insolvent")
+
     contract_id = session.exec(select(Invoice.contract_id).where(Invoice.id == small.id)).one()
     end_contract(session, SYSTEM, contract_id=contract_id, effective=date(2026, 12, 1))
     session.commit()
     [upd] = by_type("contract.updated")
     assert upd["data"]["change"] == "ended_early" and upd["data"]["end_date"] == "2026-12-01"
     for e in receiver.events():  # the data is the documented shape, and nothing anywhere is a float
-        extra = {"customer.updated": {"changed"}, "contract.updated": {"change"}}.get(e["type"], set())
+        extra = {"customer.updated": {"changed"}, "contract.updated": {"change"},
+                 "invoice.written_off": {"written_off", "reason"}}.get(e["type"], set())
         assert set(e["data"]) == _documented(e["data"]["object"]) | extra, e["type"]
     for r in receiver.requests:
         json.loads(r["body"], parse_float=lambda text: pytest.fail(f"a float in a payload: {text}"))
