@@ -14,6 +14,7 @@ from core.documents.delivery import email_log
 from core.documents.render import TemplateProblem, context_for, preview_choices, render_pdf
 from core.documents.templates import KINDS, render_kind, reset_template, save_template, stored, template_for
 from core.models import BusinessEntity
+from core.receivables.templates import invoice_template
 from ui.state import actor, page_header, run_action, session
 
 me = actor()
@@ -68,6 +69,11 @@ with tab_templates:
     with session() as s:
         own = stored(s, entity_id, kind)
         current = template_for(s, entity_id, kind)
+        overridden = invoice_template(s, entity_id) if kind.startswith("invoice_email") else None
+    if overridden is not None:
+        st.warning(f"Invoice emails of this seller use the email template **{overridden.name}** of the Email "
+                   "templates page (Receivables), not this text. Change that template there, or delete it to send "
+                   "this text again.", icon=":material/info:")
     st.caption(("This seller's own version, saved by " + own.updated_by + f" on {own.updated_at:%-d %b %Y}.")
                if own else "The built-in version. Change it below; the preview shows the result on a real invoice.")
     key = f"docs_body_{entity_id}_{kind}_{own.updated_at.timestamp() if own else 0}"

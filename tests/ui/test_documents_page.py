@@ -105,3 +105,14 @@ def test_email_every_listed_open_invoice_at_once(open_page, demo_db, smtp):  # n
     assert "Sent to " in " ".join(s.value for s in at.success) and "and" not in at.success[0].value
     assert len(smtp.messages) == 3
     assert all(m.get_content_type() == "multipart/mixed" for _, m in smtp.messages)
+
+
+def test_the_email_text_says_when_an_email_template_replaces_it(open_page):
+    """The demo seller has an "Invoice" template on the Email templates page: invoice emails use it, and the
+    Documents page's email subject and message say so instead of letting someone edit text that is not sent."""
+    at = open_page("pages/documents.py", role="finance")
+    at.segmented_control(key="docs_kind").set_value("invoice_email_subject").run()
+    assert not at.exception
+    assert any("use the email template **Invoice** of the Email templates page" in w.value for w in at.warning)
+    at.segmented_control(key="docs_kind").set_value("invoice").run()
+    assert not any("Email templates page" in w.value for w in at.warning)  # the PDF's template is this page's
