@@ -59,8 +59,10 @@ def filters() -> Scope:
         codes = aging.open_currencies(s)
     a, b, c, d = st.columns([1, 1, 1.6, 1], vertical_alignment="bottom")
     on = a.date_input("As of", value=date.today(), key="recv_on", format="YYYY-MM-DD",
-                      help="Days past due are counted to this date (today by default). The amounts are what is due "
-                           "now; invoices issued after the date are left out.")
+                      help="Days past due are counted to this date (today by default). For a past date the amounts "
+                           "are what was due that day, from the ledger — payments, credit notes and write-offs after "
+                           "it are not taken off — and invoices issued after it are left out: the aging at a "
+                           "month-end, as an auditor asks for it.")
     currency = b.selectbox("Currency", [None, *codes], key="recv_currency",
                            format_func=lambda v: "All currencies" if v is None else v,
                            help="Amounts are never added across currencies: each has its own totals.")

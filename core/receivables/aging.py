@@ -7,7 +7,10 @@ amount written off (core.invoicing.settlement ``due``), computed here in SQL on 
 Days past due are counted from the invoice's due date to the *as-of* date (default today): due on the as-of date
 (or later) is *current*; 1–30, 31–60, 61–90 and 90+ days past due follow. The bucket is a CASE over the due date
 compared with dates worked out once in Python (as-of − 30, − 60, − 90 days), so the same SQL runs on SQLite and
-PostgreSQL. The amounts are what is due now: the as-of date moves the clock, it does not undo later payments.
+PostgreSQL. For today (or later) the amounts are the invoices' own; for a past date they are what was due that day,
+read from the ledger: the invoice's Accounts Receivable lines dated on or before it (approval, payments, credit
+notes, write-offs each post on their own date), so a payment received after the date is still owed in the report
+— the aging an auditor asks for at a month-end.
 
 Every sum is per currency — amounts in different currencies are never added. Per-customer tables are one
 GROUP BY query, paginated; no per-customer queries and no Python loop over the invoices.
@@ -27,7 +30,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from core.ledger.exports import Column, Report
-from core.models import Customer, Invoice
+from core.models import Customer, Invoice, JournalLine
 from core.money import ZERO, round_money
 from core.types import MONEY_SCALE, from_scaled
 
@@ -74,12 +77,37 @@ def _money(value) -> Decimal:  # noqa: ANN001
     return from_scaled(value, MONEY_SCALE)
 
 
+def past(on: date) -> bool:
+    """Is the as-of date before today (amounts then come from the ledger)?"""
+    return on < date.today()
+
+
+def due_on(session: Session, on: date):  # noqa: ANN202
+    """A subquery: invoice id → what was due on it at the end of ``on`` (scaled integer), from its Accounts
+    Receivable lines dated on or before ``on``; only invoices with something due then."""
+    from core.ledger.accounts import chart
+
+    jl = JournalLine.__table__.c
+    due = func.sum(_raw(jl.amount))
+    return (select(jl.invoice_id.label("invoice_id"), due.label("due"))
+            .where(jl.account_id == chart(session).key("accounts_receivable"), jl.entry_date <= on,
+                   jl.invoice_id.is_not(None))
+            .group_by(jl.invoice_id).having(due > 0).subquery("due_on"))
+
+
 def _open_rows(on: date, *, currency: str | None = None, customer_ids=None,  # noqa: ANN001, ANN202
-               entity_id: int | None = None):
-    """A subquery: one row per open invoice issued by ``on`` with its customer, currency, bucket and amount due."""
-    q = (select(Invoice.id.label("invoice_id"), Invoice.customer_id.label("customer_id"),
-                Invoice.currency.label("currency"), bucket_case(on).label("bucket"), due_raw().label("due"))
-         .where(open_clause(), Invoice.issue_date <= on))
+               entity_id: int | None = None, session: Session | None = None):
+    """A subquery: one row per open invoice issued by ``on`` with its customer, currency, bucket and amount due
+    (on a past date, as it was that day: ``session`` is needed then)."""
+    if past(on):
+        then = due_on(session, on)
+        q = (select(Invoice.id.label("invoice_id"), Invoice.customer_id.label("customer_id"),
+                    Invoice.currency.label("currency"), bucket_case(on).label("bucket"), then.c.due.label("due"))
+             .join(then, then.c.invoice_id == Invoice.id).where(Invoice.issue_date <= on))
+    else:
+        q = (select(Invoice.id.label("invoice_id"), Invoice.customer_id.label("customer_id"),
+                    Invoice.currency.label("currency"), bucket_case(on).label("bucket"), due_raw().label("due"))
+             .where(open_clause(), Invoice.issue_date <= on))
     if currency:
         q = q.where(Invoice.currency == currency)
     if entity_id is not None:
@@ -120,7 +148,7 @@ def aging_totals(session: Session, *, on: date | None = None, currency: str | No
                  entity_id: int | None = None) -> list[CurrencyAging]:
     """Amount due and number of open invoices per currency and bucket (one GROUP BY)."""
     on = on or date.today()
-    sub = _open_rows(on, currency=currency, customer_ids=customer_ids, entity_id=entity_id)
+    sub = _open_rows(on, currency=currency, customer_ids=customer_ids, entity_id=entity_id, session=session)
     q = (select(sub.c.currency, sub.c.bucket, func.sum(sub.c.due), func.count())
          .group_by(sub.c.currency, sub.c.bucket))
     out: dict[str, CurrencyAging] = {}
@@ -160,9 +188,9 @@ SORTS = {"total": "Most due first", "overdue": "Most overdue first", "oldest": "
          "name": "Customer name"}
 
 
-def _by_customer_query(on: date, *, currency: str | None, customer_ids, entity_id: int | None, search: str,
-                       overdue_only: bool):  # noqa: ANN202
-    sub = _open_rows(on, currency=currency, customer_ids=customer_ids, entity_id=entity_id)
+def _by_customer_query(session: Session, on: date, *, currency: str | None, customer_ids,  # noqa: ANN001, ANN202
+                       entity_id: int | None, search: str, overdue_only: bool):
+    sub = _open_rows(on, currency=currency, customer_ids=customer_ids, entity_id=entity_id, session=session)
     sums = [func.sum(case((sub.c.bucket == b, sub.c.due), else_=0)).label(b) for b in BUCKETS]
     overdue_n = func.sum(case((sub.c.bucket != "current", 1), else_=0)).label("overdue_n")
     grouped = (select(sub.c.customer_id, sub.c.currency, *sums, func.sum(sub.c.due).label("total"),
@@ -183,8 +211,8 @@ def aging_by_customer(session: Session, *, on: date | None = None, currency: str
     """One page of customers (one row per customer and currency) with their amount due per bucket, and how many
     rows there are in all. Two queries, whatever the number of customers."""
     on = on or date.today()
-    q, g = _by_customer_query(on, currency=currency, customer_ids=customer_ids, entity_id=entity_id, search=search,
-                              overdue_only=overdue_only)
+    q, g = _by_customer_query(session, on, currency=currency, customer_ids=customer_ids, entity_id=entity_id,
+                              search=search, overdue_only=overdue_only)
     order = {"total": (g.c.total.desc(),), "overdue": ((g.c.total - g.c.current).desc(),),
              "oldest": (g.c.d90_plus.desc(), g.c.d61_90.desc(), g.c.d31_60.desc(), g.c.d1_30.desc()),
              "name": (Customer.name,)}[sort if sort in SORTS else "total"]
@@ -239,10 +267,13 @@ def aging_invoices(session: Session, *, on: date | None = None, bucket: str | No
     on = on or date.today()
     inv = aliased(Invoice, name="inv")
     b = bucket_case(on, inv)
+    then = due_on(session, on) if past(on) else None
     q = (select(inv.id, inv.number, inv.customer_id, Customer.name, Customer.external_id, inv.currency,
-                inv.issue_date, inv.due_date, inv.total, due_raw(inv).label("due"), inv.status)
+                inv.issue_date, inv.due_date, inv.total, (then.c.due if then is not None else due_raw(inv)).label("due"),
+                inv.status)
          .join(Customer, Customer.id == inv.customer_id)
-         .where(open_clause(inv), inv.issue_date <= on))
+         .where(inv.issue_date <= on))
+    q = q.join(then, then.c.invoice_id == inv.id) if then is not None else q.where(open_clause(inv))
     if bucket:
         if bucket not in BUCKETS:
             raise ValueError(bucket)

@@ -81,15 +81,45 @@ def test_partly_paid_counts_what_is_still_due_and_settled_invoices_are_left_out(
     record_payment(session, SYSTEM, customer_id=cust.id, currency_code="USD", amount="200", method="bank_transfer",
                    received_on=ON - timedelta(days=2), allocations={paid.id: "200"})
     voided = _invoice(session, cust, "300", ON - timedelta(days=70))
-    issue_credit_note(session, SYSTEM, voided.id, reason="Cancelled order", amount="300")
+    issue_credit_note(session, SYSTEM, voided.id, reason="Cancelled order", amount="300",
+                      issue_date=ON - timedelta(days=1))
     lost = _invoice(session, cust, "500", ON - timedelta(days=100))
-    write_off(session, SYSTEM, lost.id, reason="Customer went bankrupt")
+    write_off(session, SYSTEM, lost.id, reason="Customer went bankrupt", on=ON - timedelta(days=1))
     _invoice(session, cust, "700", ON - timedelta(days=20), approve=False)  # a draft is not owed yet
+    for on in (ON, date.today()):  # as it stood on ON (from the ledger), and as it stands today
+        t = _totals(session, on=on)["USD"]
+        assert (t.total, t.count) == (D("600"), 1)
     t = _totals(session)["USD"]
     assert (t.total, t.count, t.amounts["d1_30"]) == (D("600"), 1, D("600"))
     assert t.amounts["d31_60"] == t.amounts["d61_90"] == t.amounts["d90_plus"] == D("0")
     [row] = aging.aging_invoices(session, on=ON)[0]
     assert (row.id, row.amount_due, row.total, row.status) == (partly.id, D("600"), D("1000"), "partially_paid")
+
+
+def test_a_past_date_shows_what_was_owed_then(session, cust):
+    """Aging at a month-end, looked at later: payments, credit notes and write-offs after that day are not taken
+    off; those before it are. Today's aging takes everything off."""
+    month_end = ON
+    a = _invoice(session, cust, "1000", month_end - timedelta(days=10))
+    b = _invoice(session, cust, "400", month_end - timedelta(days=45))
+    c = _invoice(session, cust, "250", month_end - timedelta(days=5))
+    record_payment(session, SYSTEM, customer_id=cust.id, currency_code="USD", amount="300", method="bank_transfer",
+                   received_on=month_end - timedelta(days=3), allocations={a.id: "300"})  # before: counts
+    record_payment(session, SYSTEM, customer_id=cust.id, currency_code="USD", amount="700", method="bank_transfer",
+                   received_on=month_end + timedelta(days=4), allocations={a.id: "700"})  # after: still owed then
+    issue_credit_note(session, SYSTEM, b.id, reason="Price error", amount="400",
+                      issue_date=month_end + timedelta(days=10))
+    write_off(session, SYSTEM, c.id, reason="Gone", on=month_end + timedelta(days=20))
+    then = _totals(session, on=month_end)["USD"]
+    assert (then.total, then.count) == (D("1350"), 3)
+    assert (then.amounts["d1_30"], then.amounts["d31_60"]) == (D("950"), D("400"))
+    rows, n = aging.aging_invoices(session, on=month_end)
+    assert n == 3 and {r.id: r.amount_due for r in rows} == {a.id: D("700"), b.id: D("400"), c.id: D("250")}
+    [cust_row], _ = aging.aging_by_customer(session, on=month_end)
+    assert cust_row.total == D("1350")
+    assert _totals(session, on=date.today()) == {}  # everything settled since
+    [dso] = aging.dso(session, on=month_end, days=90)
+    assert dso.receivables == D("1350")
 
 
 def test_customers_table_is_one_query_paginated_and_sorted(session, cust):
