@@ -80,6 +80,9 @@ def seed_demo(session: Session, actor: Actor, *, if_empty: bool = True) -> SeedR
     from core.receivables.segments import seed_demo_receivables
 
     seed_demo_receivables(session, actor)  # customer attributes, a 90+ and a current invoice, two segments
+    from core.pilot.demo import seed_demo_pilot
+
+    seed_demo_pilot(session, actor)  # the pilot plan: criteria met and open, samples, reconciliations saved
     return SeedResult(True, f"demo pilot seeded: {len(pilot['contracts'])} contracts, "
                             f"{usage.summary()}; {history}{run.summary()}")
 

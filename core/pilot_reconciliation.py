@@ -21,7 +21,8 @@ How the comparison works (decided here, shown on the page):
   every customer on either side.
 
 Reading the file follows the importers' rules: every problem names the row and column, and with any problem
-no comparison is made. Nothing is stored.
+no comparison is made. Nothing is stored unless the user saves the result (:func:`save_run`): the summary and one
+row per invoice compared go to the pilot, where the success criterion "all sample invoices match" reads them.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from io import BytesIO
 from sqlmodel import Session, select
 
 from core.auth import Actor, require
+from core.errors import UserError
 from core.billing.periods import add_months
 from core.importers.columns import match_columns
 from core.importers.files import ImportFileError, read_table
@@ -106,6 +108,8 @@ class CustomerMatch:
     our_invoices: list[str] = field(default_factory=list)
     their_invoices: list[str] = field(default_factory=list)
     note: str = ""
+    customer_id: int | None = None
+    invoice_refs: list[tuple[int, str, Decimal]] = field(default_factory=list)  # our (id, label, total) compared
 
     @property
     def difference(self) -> Decimal:
@@ -350,11 +354,73 @@ def reconcile(session: Session, actor: Actor, theirs: list[TheirLine], *, run_mo
         results.append(CustomerMatch(
             cust.name if cust else str(key), cust.external_id if cust else "", code, our_total, their_total,
             status, paired, [inv.number or f"Draft #{inv.id}" for inv in our_invs],
-            sorted({t.invoice_number for t in their_lines if t.invoice_number}), note))
+            sorted({t.invoice_number for t in their_lines if t.invoice_number}), note, cust.id if cust else None,
+            [(inv.id, inv.number or f"Draft #{inv.id}", round_money(inv.total, code)) for inv in our_invs]))
     order = {DIFFERS: 0, ONLY_THEIRS: 1, ONLY_OURS: 2, MATCHED: 3}
     results.sort(key=lambda c: (order[c.status], -abs(c.difference), c.label.casefold()))
     dates = [t.invoice_date for t in theirs]
     return Reconciliation(start, tol, results, (min(dates), max(dates)) if dates else None)
+
+
+# ---- keeping a result ---------------------------------------------------------------------------------------
+
+MAX_LINES_KEPT = 200  # differing lines kept per saved row (the evidence); a file with more is a different problem
+
+
+def _line_evidence(ln: LineMatch) -> dict:
+    text = lambda v: "" if v is None else str(v)  # noqa: E731
+    return {"status": ln.status, "invoice": ln.invoice, "ours": ln.ours, "theirs": ln.theirs,
+            "our_amount": text(ln.our_amount), "their_amount": text(ln.their_amount),
+            "difference": str(ln.difference), "their_row": ln.their_row, "note": ln.note}
+
+
+def save_run(session: Session, actor: Actor, rec: Reconciliation, *, file_name: str, their_lines: int,
+             pilot_id: int | None = None):  # noqa: ANN201 - PilotReconRun
+    """Keep this comparison with the pilot (``pilot_id``, default the active one): the summary, and one row per
+    invoice of ours compared — plus one per customer only the prospect billed — with the customer's totals, the
+    largest line difference and the lines that differ. Audited. The success criterion "all sample invoices match"
+    reads the newest saved row of each sample invoice."""
+    require(actor, "pilot:write")
+    from core import audit
+    from core.models import PilotReconRow, PilotReconRun
+    from core.pilot.plan import active_pilot
+
+    if not rec.customers:
+        raise UserError("there is nothing to save: neither side has an invoice for this month")
+    if pilot_id is None:
+        current = active_pilot(session)
+        pilot_id = current.id if current is not None else None
+    first, last = rec.their_dates or (None, None)
+    run = PilotReconRun(pilot_id=pilot_id, run_month=rec.run_start, tolerance=rec.tolerance,
+                        file_name=(file_name or "")[:200], their_lines=their_lines, their_first_date=first,
+                        their_last_date=last, customers=len(rec.customers), matched=rec.count(MATCHED),
+                        differs=rec.count(DIFFERS), only_ours=rec.count(ONLY_OURS), only_theirs=rec.count(ONLY_THEIRS),
+                        match_rate=str(rec.match_rate), saved_by=actor.username)
+    session.add(run)
+    session.flush()
+    rows = []
+    for c in rec.customers:
+        widest = max((abs(ln.difference) for ln in c.lines), default=ZERO)
+        differing = [ln for ln in c.lines if ln.status != MATCHED and ln.difference != 0]
+        common = dict(run_id=run.id, customer_id=c.customer_id, customer_label=c.label[:200],
+                      external_id=c.external_id[:100], currency=c.currency, status=c.status, our_total=c.our_total,
+                      their_total=c.their_total, difference=c.difference, max_line_difference=widest,
+                      note=c.note[:500])
+        refs = c.invoice_refs or [(None, "", None)]
+        for invoice_id, label, total in refs:
+            mine = [_line_evidence(ln) for ln in differing if ln.invoice in (label, "")][:MAX_LINES_KEPT]
+            rows.append(PilotReconRow(**common, invoice_id=invoice_id, invoice_label=label[:40], invoice_total=total,
+                                      lines=mine))
+    session.add_all(rows)
+    session.flush()
+    audit.record(session, actor=actor.username, action="pilot.reconciliation_save", entity_type="pilot_recon_run",
+                 entity_id=run.id, details={"pilot_id": pilot_id, "month": rec.run_start, "file": run.file_name,
+                                            "customers": run.customers, "matched": run.matched,
+                                            "differs": run.differs, "only_ours": run.only_ours,
+                                            "only_theirs": run.only_theirs, "match_rate": run.match_rate,
+                                            "tolerance": rec.tolerance, "invoices": sum(1 for r in rows
+                                                                                        if r.invoice_id)})
+    return run
 
 
 # ---- export -----------------------------------------------------------------------------------------------

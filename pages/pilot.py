@@ -1,5 +1,6 @@
 """Pilot reconciliation: upload the prospect's own invoices for a month and compare them with ours, customer by
-customer and line by line; download the report as Excel. Nothing is stored."""
+customer and line by line; download the report as Excel, or save the result to the pilot (its summary and one row
+per invoice), where the Pilot plan's "sample invoices match" criterion reads it. Nothing else is stored."""
 from __future__ import annotations
 
 from datetime import date
@@ -20,14 +21,16 @@ from core.pilot_reconciliation import (
     read_their_invoices,
     reconcile,
     reconciliation_xlsx,
+    save_run,
 )
 from ui.format import money
-from ui.state import actor, page_header, session
+from ui.state import actor, page_header, run_action, session
 
 me = actor()
 page_header("Pilot reconciliation", "Prove that Counting House bills like the system you use today — or find where "
             "that system was wrong. Upload the invoices it produced for a month and compare them, customer by "
-            "customer and line by line, with the invoices generated here. Nothing you upload is stored.")
+            "customer and line by line, with the invoices generated here. Nothing you upload is stored — unless you "
+            "save the result to the pilot, where the Pilot plan's success criteria read it.")
 
 TEMPLATE = [("ACME-001", "2026-11-01", "INV-1042", "Platform fee", "500.00", "USD"),
             ("ACME-001", "2026-11-01", "INV-1042", "API calls", "1234.50", "USD")]
@@ -102,9 +105,19 @@ table = pd.DataFrame([(ICON[c.status], c.label, c.external_id, money(c.our_total
 st.dataframe(table, hide_index=True, width="stretch", height=35 * min(len(table), 15) + 38,
              column_config={k: st.column_config.TextColumn(alignment="right")
                             for k in ("Counting House", "Theirs", "Difference")})
-st.download_button("Download the report (Excel)", reconciliation_xlsx(rec), icon=":material/download:",
-                   file_name=f"pilot-reconciliation-{run:%Y-%m}.xlsx",
-                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+left, right = st.columns(2)
+left.download_button("Download the report (Excel)", reconciliation_xlsx(rec), icon=":material/download:",
+                     file_name=f"pilot-reconciliation-{run:%Y-%m}.xlsx", width="stretch",
+                     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+if me.can("pilot:write") and right.button(
+        "Save this result to the pilot", icon=":material/save:", key="pilot_save_run", width="stretch",
+        help="Keeps the summary and one row per invoice compared with the pilot: the Pilot plan's criterion “sample "
+             "invoices match” reads the newest saved result of each sample invoice, and the sign-off report shows it."):
+    saved = run_action(save_run, me, rec, file_name=upload.name, their_lines=len(theirs))
+    if saved is not None:
+        st.success(f"Saved to the pilot: {saved.matched} of {saved.customers} customers match "
+                   f"({saved.match_rate}%). The Pilot plan's success criteria now read this result.",
+                   icon=":material/check_circle:")
 
 st.subheader("Line by line")
 labels = {i: f"{c.label} — {ICON[c.status].lower()}" + (f" ({money(c.difference, c.currency)})" if c.difference else "")

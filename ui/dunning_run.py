@@ -13,7 +13,7 @@ from core.db import database_url
 from core.documents.render import TemplateProblem
 from core.models import EmailTemplate
 from core.receivables.dunning import plan, run_dunning
-from core.receivables.templates import email_context, render_email
+from core.receivables.templates import email_context, record_preview, render_email
 from ui.invoice_documents import email_progress
 from ui.state import run_action, session
 
@@ -53,7 +53,7 @@ def run_panel(me) -> None:  # noqa: ANN001 - Actor
                                     "Amount due": st.column_config.TextColumn(alignment="right")})
         if len(todo.reminders) > PREVIEW_ROWS:
             st.caption(f"The first {PREVIEW_ROWS:,} of {len(todo.reminders):,} are shown; the run sends them all.")
-        _one_email(todo)
+        _one_email(todo, me)
 
     if me.can("receivables:write"):
         if on != today:
@@ -78,8 +78,10 @@ def run_panel(me) -> None:  # noqa: ANN001 - Actor
     email_progress()
 
 
-def _one_email(todo) -> None:  # noqa: ANN001 - Plan
-    with st.expander("Read one of these emails as the customer will", icon=":material/mail:"):
+def _one_email(todo, me) -> None:  # noqa: ANN001 - Plan, Actor
+    box = st.expander("Read one of these emails as the customer will", icon=":material/mail:", key=f"{P}_read",
+                      on_change="rerun")  # its open state: an email read counts for the pilot's check
+    with box:
         labels = {i: f"{r.invoice} — {r.customer} — {r.template}" for i, r in enumerate(todo.reminders[:PREVIEW_ROWS])}
         pick = st.selectbox("Reminder", list(labels), format_func=labels.get, key=f"{P}_pick")
         r = todo.reminders[pick]
@@ -89,6 +91,8 @@ def _one_email(todo) -> None:  # noqa: ANN001 - Plan
                 subject, body = render_email(tpl.subject, tpl.body, tpl.format,
                                              email_context(s, r.invoice_id, on=todo.on, offset=r.offset,
                                                            policy=r.policy))
+                if box.open:
+                    record_preview(s, me, template_id=tpl.id, invoice_id=r.invoice_id, on=todo.on)
         except TemplateProblem as exc:
             st.error(f"Template “{r.template}” cannot be rendered for this invoice: {exc}", icon=":material/error:")
             return

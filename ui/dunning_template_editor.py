@@ -18,6 +18,7 @@ from core.receivables.templates import (
     delete_template,
     placeholders,
     preview_context,
+    record_preview,
     render_email,
     save_template,
     used_by,
@@ -83,6 +84,9 @@ def editor(me, entity_id: int, tpl: EmailTemplate | None) -> None:  # noqa: ANN0
         rendered = render_email(subject, body, fmt, context)
     except TemplateProblem as exc:
         st.error(f"This template cannot be used yet — {exc}", icon=":material/error:")
+    if rendered is not None and tpl is not None and invoice_id is not None and (subject, body, fmt) == (
+            tpl.subject, tpl.body, tpl.format):  # the saved template read on a real invoice: the pilot's check
+        run_action(record_preview, me, template_id=tpl.id, invoice_id=invoice_id, on=on)
     if rendered is not None:
         with st.container(border=True):
             st.caption(f"Preview on {what}, to {context['customer']['email'] or '(no address)'}")

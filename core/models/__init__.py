@@ -22,3 +22,4 @@ from core.models.entitlements import *  # noqa: F401,F403
 from core.models.webhooks import *  # noqa: F401,F403
 from core.models.api import *  # noqa: F401,F403
 from core.models.analytics import *  # noqa: F401,F403
+from core.models.pilot import *  # noqa: F401,F403

@@ -192,6 +192,31 @@ def preview_context(session: Session, entity_id: int, invoice_id: int | None = N
     return email_context(session, invoice_id, on=on), f"invoice {inv.number or f'draft #{inv.id}'}"
 
 
+def record_preview(session: Session, actor: Actor, *, template_id: int, invoice_id: int,
+                   on: date | None = None) -> bool:
+    """Note in the audit log ("email.preview") that ``actor`` read a template rendered on a real invoice — what the
+    pilot's "dunning emails previewed" criterion reads. Once per person, template, invoice and day; True when noted
+    now."""
+    require(actor, "receivables:read")
+    from datetime import datetime, time
+
+    from core.models import AuditLog
+
+    tpl, inv = get_template(session, template_id), session.get(Invoice, invoice_id)
+    if inv is None:
+        raise NotFound(f"there is no invoice #{invoice_id}")
+    today = datetime.combine(utcnow().date(), time(0))
+    for details in session.exec(select(AuditLog.details).where(
+            AuditLog.action == "email.preview", AuditLog.actor == actor.username, AuditLog.entity_type == "invoice",
+            AuditLog.entity_id == str(inv.id), AuditLog.at >= today)):
+        if (details or {}).get("template_id") == tpl.id:
+            return False
+    audit.record(session, actor=actor.username, action="email.preview", entity_type="invoice", entity_id=inv.id,
+                 details={"template_id": tpl.id, "template": tpl.name, "kind": tpl.kind,
+                          "invoice": inv.number or f"Draft #{inv.id}", "as_of": on or date.today()})
+    return True
+
+
 # ---- writing ------------------------------------------------------------------------------------------------
 
 

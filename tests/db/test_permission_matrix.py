@@ -64,6 +64,15 @@ def test_the_matrix_covers_the_services():
     perms = {p for _, p in PROTECTED}
     assert len(PROTECTED) >= 60, PROTECTED  # every area's services check a permission
     assert {"invoices:approve", "invoices:write", "customers:write", "accounting:write", "users:write"} <= perms
+    # the pilot workbench (issue 9): the plan, its criteria, flows, progress, samples and sign-off report
+    names = {name for name, _ in PROTECTED}
+    assert {"core.pilot.plan.save_pilot", "core.pilot.plan.save_items", "core.pilot.plan.set_samples",
+            "core.pilot.criteria.evaluate_criteria", "core.pilot.flows.data_flows", "core.pilot.progress.progress",
+            "core.pilot.samples.sample_contracts", "core.pilot.samples.sample_invoices",
+            "core.pilot.signoff.build_signoff", "core.pilot.signoff.signoff_report",
+            "core.pilot_reconciliation.save_run", "core.receivables.templates.record_preview"} <= names
+    assert dict(PROTECTED)["core.pilot.signoff.signoff_report"] == "pilot:read"
+    assert dict(PROTECTED)["core.pilot_reconciliation.save_run"] == "pilot:write"
     assert perms <= set(PERMISSIONS), perms - set(PERMISSIONS)  # no check names a permission nobody can hold
 
 
