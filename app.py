@@ -15,7 +15,8 @@ from core.models import User
 from core.portal import PORTAL_PATH
 from core.portal_links import PAGE_PATH as PAY_PATH
 from ui.account import two_factor_panel
-from ui.state import public_page, session
+from ui.state import main_session, public_page, session
+from ui.workspace import sidebar as workspace_sidebar
 
 HERE = Path(__file__).parent
 st.set_page_config(page_title="Counting House", page_icon=":material/account_balance:", layout="wide")
@@ -173,6 +174,7 @@ def navigation(actor) -> None:
             sections[section].append(page(name, title, icon))
     sections["Billing"] += [pay_page(), portal_page()]  # the public links work when signed in too (not listed)
     nav = st.navigation({k: v for k, v in sections.items() if v}, expanded=True)  # every page in view
+    workspace_sidebar(actor)  # a demo workspace: its banner and the way back; otherwise the demo loader
     with st.sidebar:
         st.markdown(f"**{actor.username}**  \n{ROLE_LABELS.get(actor.role, actor.role)}"
                     + (f"  \n+ {', '.join(sorted(actor.grants))}" if actor.grants else ""))
@@ -205,8 +207,9 @@ if actor is None and _oidc_configured() and getattr(st.user, "is_logged_in", Fal
         st.logout()
 elif actor is not None:
     # the role and extra permissions as they are now (an admin's change counts at once); a deactivated user is
-    # signed out. (A user not in the database at all is an actor made by the tests, which bypass sign-in.)
-    with session() as s:
+    # signed out. (A user not in the database at all is an actor made by the tests, which bypass sign-in.) Read from
+    # the main database even in a demo workspace (core.workspaces): accounts live there only.
+    with main_session() as s:
         fresh = actor_for(s, actor.username)
         known = fresh is not None or s.exec(select(User.id).where(User.username == actor.username)).first() is None
     if not known:

@@ -53,6 +53,7 @@ from core.importers.files import neutralise, unneutralise, write_xlsx
 from core.importers.report import Duplicate, ImportReport, RowError
 from core.models import BillableMetric, Contract, ContractLine, Customer, Plan, Product
 from core.money import MoneyError, to_decimal
+from core.pilot_redaction import Redactor, audit_details, clean_mapping, describe
 from core.plans import (
     LINE_FIELDS,
     PlanSpec,
@@ -1055,8 +1056,61 @@ def _check(session: Session, actor: Actor, batch: _Batch, report: ContractImport
     return plans, new_plans, todo
 
 
-def _run(session: Session, actor: Actor, batch: _Batch, *, dry_run: bool) -> ContractImportReport:
+# The contract fields that may be redacted (core.pilot_redaction): the customer's id — the same pseudonym as in a
+# redacted customers or usage file —, the contract's name, and its key (a label inside the files, with
+# renewed_from, which names a key).
+REDACTABLE = ("customer_external_id", "name", "key")
+
+
+def _redact_batch(batch: _Batch, redaction: dict[str, str] | None) -> dict[str, str]:
+    """The chosen contract fields replaced by their pseudonyms, before anything is checked or written."""
+    chosen = clean_mapping(redaction, REDACTABLE, what="contract fields (customer_external_id, name, key)")
+    if not chosen or not batch.contracts:
+        return chosen
+    redactor = Redactor()
+    kind_of = chosen.get
+    for e in batch.contracts:
+        if kind := kind_of("customer_external_id"):
+            e.customer = redactor.one(kind, e.customer)
+        if (kind := kind_of("name")) and e.name:
+            e.name = redactor.one(kind, e.name)
+        if kind := kind_of("key"):
+            e.key = redactor.one(kind, e.key) if e.key else e.key
+            e.renewed_from = redactor.one(kind, e.renewed_from) if e.renewed_from else e.renewed_from
+    if "identifier" in chosen.values():
+        redactor.check(", ".join(c for c, k in chosen.items() if k == "identifier"))
+    batch.warnings.append(f"redacted before import: {describe(chosen)}")
+    return chosen
+
+
+def _parse_files(files: list[tuple[str, bytes]]) -> _Batch:
+    batch = _Batch()
+    for name, data in files:
+        ext = PurePath(name).suffix.lower()
+        if ext == ".json":
+            batch.extend(parse_document(data, name))
+        elif ext in (".xlsx", ".xlsm"):
+            batch.extend(parse_workbook(data, name))
+        else:
+            batch.files.append(name)
+            batch.problem(name, "only .json and .xlsx contract files can be imported")
+    return batch
+
+
+def preview_contracts(files: list[tuple[str, bytes]], *, redaction: dict[str, str] | None = None,
+                      limit: int = 10) -> list[dict]:
+    """The first contracts of the files as they would be saved — with ``redaction``, their pseudonyms — for a
+    preview before anything is written (no database needed)."""
+    batch = _parse_files(files)
+    _redact_batch(batch, redaction)
+    return [{"file": e.file, "key": e.key or "", "customer_external_id": e.customer, "name": e.name or e.plan or "",
+             "start_date": e.start_date} for e in batch.contracts[:limit]]
+
+
+def _run(session: Session, actor: Actor, batch: _Batch, *, dry_run: bool,
+         redaction: dict[str, str] | None = None) -> ContractImportReport:
     require(actor, "contracts:write")
+    redacted = _redact_batch(batch, redaction)
     report = ContractImportReport(files=list(batch.files), contracts_in=len(batch.contracts),
                                   plans_in=len(batch.plans), dry_run=dry_run, warnings=list(batch.warnings))
     report.filename = ", ".join(batch.files)
@@ -1096,47 +1150,42 @@ def _run(session: Session, actor: Actor, batch: _Batch, *, dry_run: bool) -> Con
             session.add(created[id(e)])
     session.flush()
     report.committed = True
+    details = {"files": batch.files, "contract_ids": report.contract_ids, "plan_ids": report.plan_ids,
+               "skipped": [d.key for d in report.duplicates]}
+    if redacted:
+        details["redaction"] = audit_details(redacted)
     audit.record(session, actor=actor.username, action="contracts.import", entity_type="contract_import",
                  entity_id=(batch.files[0] if len(batch.files) == 1 else f"{len(batch.files)} files")[:60],
-                 details={"files": batch.files, "contract_ids": report.contract_ids, "plan_ids": report.plan_ids,
-                          "skipped": [d.key for d in report.duplicates]})
+                 details=details)
     return report
 
 
 def import_json(session: Session, actor: Actor, data: bytes | str | dict, *, dry_run: bool = False,
-                filename: str = "contracts.json") -> ContractImportReport:
+                filename: str = "contracts.json", redaction: dict[str, str] | None = None) -> ContractImportReport:
     """Validate every plan and contract of a JSON document; write them all (inside the caller's transaction)
-    only if there is no problem at all. ``dry_run``: check and report, write nothing."""
-    return _run(session, actor, parse_document(data, filename), dry_run=dry_run)
+    only if there is no problem at all. ``dry_run``: check and report, write nothing. ``redaction``: contract
+    field (:data:`REDACTABLE`) -> kind of pseudonym (core.pilot_redaction), applied before anything is checked."""
+    return _run(session, actor, parse_document(data, filename), dry_run=dry_run, redaction=redaction)
 
 
-def import_workbook(session: Session, actor: Actor, data: bytes, filename: str, *, dry_run: bool = False
-                    ) -> ContractImportReport:
+def import_workbook(session: Session, actor: Actor, data: bytes, filename: str, *, dry_run: bool = False,
+                    redaction: dict[str, str] | None = None) -> ContractImportReport:
     """The same for a workbook made by :func:`export_workbook` (or by hand, in its layout)."""
-    return _run(session, actor, parse_workbook(data, filename), dry_run=dry_run)
+    return _run(session, actor, parse_workbook(data, filename), dry_run=dry_run, redaction=redaction)
 
 
-def import_files(session: Session, actor: Actor, files: list[tuple[str, bytes]], *, dry_run: bool = False
-                 ) -> ContractImportReport:
+def import_files(session: Session, actor: Actor, files: list[tuple[str, bytes]], *, dry_run: bool = False,
+                 redaction: dict[str, str] | None = None) -> ContractImportReport:
     """Several .json/.xlsx files as one import: all are read and checked first, all or nothing. Plans from a
     JSON file are available to the contracts of every file."""
-    batch = _Batch()
-    for name, data in files:
-        ext = PurePath(name).suffix.lower()
-        if ext == ".json":
-            batch.extend(parse_document(data, name))
-        elif ext in (".xlsx", ".xlsm"):
-            batch.extend(parse_workbook(data, name))
-        else:
-            batch.files.append(name)
-            batch.problem(name, "only .json and .xlsx contract files can be imported")
+    batch = _parse_files(files)
     if not files:
         batch.problem("", "there are no .json or .xlsx files to import")
-    return _run(session, actor, batch, dry_run=dry_run)
+    return _run(session, actor, batch, dry_run=dry_run, redaction=redaction)
 
 
-def import_path(session: Session, actor: Actor, path: str | Path, *, dry_run: bool = False
-                ) -> ContractImportReport:
+def import_path(session: Session, actor: Actor, path: str | Path, *, dry_run: bool = False,
+                redaction: dict[str, str] | None = None) -> ContractImportReport:
     """A .json/.xlsx file, or a folder: every .json and .xlsx file directly in it, in name order."""
     path = Path(path)
     if path.is_dir():
@@ -1148,7 +1197,8 @@ def import_path(session: Session, actor: Actor, path: str | Path, *, dry_run: bo
         files = [path]
     else:
         raise UserError(f"there is no file or folder at {path}")
-    return import_files(session, actor, [(p.name, p.read_bytes()) for p in files], dry_run=dry_run)
+    return import_files(session, actor, [(p.name, p.read_bytes()) for p in files], dry_run=dry_run,
+                        redaction=redaction)
 
 
 # ==== JSON: writing =========================================================================================

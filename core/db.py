@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,8 +20,26 @@ DATA_DIR = ROOT / "data"
 DEFAULT_URL = f"sqlite:///{DATA_DIR / 'countinghouse.db'}"
 
 
-def database_url() -> str:
+_workspace_url: Callable[[], str | None] | None = None
+
+
+def main_database_url() -> str:
+    """The installation's own database: DATABASE_URL, or the SQLite file under data/."""
     return os.environ.get("DATABASE_URL") or DEFAULT_URL
+
+
+def set_workspace_resolver(resolver: Callable[[], str | None] | None) -> None:
+    """The app's hook (ui.state): the database of the workspace the current browser session chose (a demo
+    workspace, core.workspaces), or None for the main one. Everything that asks :func:`database_url` during that
+    session's script run — the engine, cache keys, background jobs it enqueues — then uses that database."""
+    global _workspace_url
+    _workspace_url = resolver
+
+
+def database_url() -> str:
+    if _workspace_url is not None and (url := _workspace_url()):
+        return url
+    return main_database_url()
 
 
 def make_engine(url: str | None = None) -> Engine:

@@ -32,6 +32,7 @@ from ui import contracts_ui as cui
 from ui.format import last_day
 from ui.invoice_preview import preview_panel
 from ui.pickers import CustomerInfo, customer_picker
+from ui.redaction import contracts_import_panel
 from ui.state import actor, page_header, run_action, session
 
 me = actor()
@@ -231,12 +232,16 @@ def builder() -> None:
 
 
 if me.can("contracts:write"):
-    list_tab, new_tab = st.tabs(["Contracts", "New contract"], key="contracts_tab", on_change="rerun")
+    list_tab, new_tab, import_tab = st.tabs(["Contracts", "New contract", "Import from a file"], key="contracts_tab",
+                                            on_change="rerun")
     with list_tab:
         if list_tab.open:
             contract_list()
     with new_tab:
         if new_tab.open:
             builder()
+    with import_tab:
+        if import_tab.open:
+            contracts_import_panel(me)
 else:
     contract_list()

@@ -23,6 +23,7 @@ from core.importers.customers import (
     export_customers,
     import_customers,
     preview_customers,
+    unredactable,
 )
 from core.importers.files import write_csv
 from core.money import CURRENCIES
@@ -187,9 +188,10 @@ with tab_import:
                        help="Our columns with one example row: replace it with your customers. An export from "
                             "the first tab has the same columns.")
     upload_panel(Upload(key="customers_import", noun=("customer", "customers"),
-                        preview=lambda s, data, name: preview_customers(s, data, name),
-                        commit=lambda s, data, name, progress: import_customers(s, me, data, name),
-                        count=lambda r: r.created + r.updated, describe=describe), can_write=can_write)
+                        preview=lambda s, data, name, **kw: preview_customers(s, data, name, **kw),
+                        commit=lambda s, data, name, progress, **kw: import_customers(s, me, data, name, **kw),
+                        count=lambda r: r.created + r.updated, describe=describe, unredactable=unredactable),
+                 can_write=can_write)
 
 with tab_archived:
     customer_archive.archived_tab(me)

@@ -11,7 +11,7 @@ from core.billing.periods import add_months, format_period, month_period
 from core.analytics.overview import usage_fingerprint
 from core.customers import customer_rows
 from core.importers.files import write_csv
-from core.importers.usage import import_usage, preview_usage
+from core.importers.usage import import_usage, preview_usage, unredactable
 from core.metering.metrics import (
     AGGREGATIONS,
     SQL,
@@ -57,9 +57,10 @@ with st.expander("What the file must contain", icon=":material/help:"):
                        file_name="usage-template.csv", mime="text/csv", icon=":material/description:")
 if me.can("usage:write"):
     upload_panel(Upload(key="usage_import", noun=("usage event", "usage events"),
-                        preview=lambda s, data, name: preview_usage(s, data, name),
-                        commit=lambda s, data, name, progress: import_usage(s, me, data, name, progress=progress),
-                        count=lambda r: r.accepted_rows), can_write=True)
+                        preview=lambda s, data, name, **kw: preview_usage(s, data, name, **kw),
+                        commit=lambda s, data, name, progress, **kw: import_usage(s, me, data, name, progress=progress,
+                                                                                  **kw),
+                        count=lambda r: r.accepted_rows, unredactable=unredactable), can_write=True)
 else:
     st.caption("Your role can look at usage but not upload it; ask someone in Ops or Finance.")
 

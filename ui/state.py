@@ -1,6 +1,12 @@
 """What every page needs: the cached engine, the signed-in actor, and a transaction per user action.
 
 Session state keeps ids and the actor, never ORM objects or sessions.
+
+Workspaces: a signed-in browser session may have chosen a demo workspace (``st.session_state["workspace"]``, an
+industry of core.workspaces; ui/workspace.py switches). :func:`engine` and :func:`session` — and everything else
+that asks ``core.db.database_url()`` during that session's script runs, such as cache keys and background jobs —
+then use the workspace's database. :func:`main_session` is always the installation's own database: who is signed in
+and what they may do are read there.
 """
 from __future__ import annotations
 
@@ -9,8 +15,10 @@ from contextlib import contextmanager
 import streamlit as st
 
 from core.auth import Actor
-from core.db import database_url, make_engine, session_scope, upgrade
+from core.db import database_url, main_database_url, make_engine, session_scope, set_workspace_resolver, upgrade
 from core.errors import UserError
+
+WORKSPACE_KEY = "workspace"
 
 
 @st.cache_resource(show_spinner=False)
@@ -20,8 +28,48 @@ def _engine(url: str):
     return engine
 
 
+def workspace() -> str | None:
+    """The demo workspace (industry key) this browser session is in, or None for the real data. Only for a
+    signed-in person, and only while the workspace's file is there."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:  # a worker thread, or no app at all
+        return None
+    key = st.session_state.get(WORKSPACE_KEY)
+    if not key or st.session_state.get("actor") is None:
+        return None
+    from core.workspaces import INDUSTRIES, is_ready
+
+    return key if key in INDUSTRIES and is_ready(key) else None
+
+
+def _workspace_url() -> str | None:
+    key = workspace()
+    if key is None:
+        return None
+    from core.workspaces import workspace_url
+
+    return workspace_url(key)
+
+
+set_workspace_resolver(_workspace_url)
+
+
 def engine():
     return _engine(database_url())
+
+
+def forget_engine(url: str) -> None:
+    """Close the pooled connections to a database and drop its cached engine (before its file is replaced)."""
+    _engine(url).dispose()
+    _engine.clear(url)
+
+
+@contextmanager
+def main_session():
+    """A transaction on the installation's own database, whatever workspace this browser session is in."""
+    with session_scope(_engine(main_database_url())) as s:
+        yield s
 
 
 def actor() -> Actor:

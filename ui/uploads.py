@@ -4,6 +4,10 @@ do and every problem (row, column, value) -> import everything in one transactio
 The page supplies the service calls (``preview`` reads the database and writes nothing, ``commit`` imports
 all-or-nothing and returns the same kind of report); this module only draws. Session state holds the
 chosen file's preview (plain data, no ORM objects) and the last import's summary.
+
+With ``unredactable`` given, the panel offers "Redact before importing" (ui/redaction.py): a kind of pseudonym per
+column, the first rows shown as they will be saved, and the choice passed to ``preview`` and ``commit`` as
+``redaction=`` (column -> kind), so that the importer replaces the values before it checks or writes anything.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import streamlit as st
 from core.errors import UserError
 from core.importers.files import ImportFileError, read_head
 from core.importers.report import ImportReport
+from ui.redaction import choose, redacted_head
 from ui.state import session
 
 MAX_ERRORS_SHOWN = 1000
@@ -31,6 +36,8 @@ class Upload:
     commit: Callable[..., ImportReport]  # (session, data, filename, progress) -> report
     count: Callable[[ImportReport], int]  # how many rows an import would write
     describe: Callable[[ImportReport], None] | None = None  # page-specific notes (detected format, ...)
+    # redaction offered: the file's columns -> those that cannot be redacted, with why (the importer's own rule)
+    unredactable: Callable[[list[str]], dict[str, str]] | None = None
 
 
 class _Refused(Exception):
@@ -44,25 +51,36 @@ def errors_frame(report: ImportReport, limit: int = MAX_ERRORS_SHOWN) -> pd.Data
                          "Value": [e.value for e in errors], "Problem": [e.message for e in errors]})
 
 
-def _preview(spec: Upload, file) -> tuple[ImportReport, pd.DataFrame | None, int]:  # noqa: ANN001 - UploadedFile
-    """The report, first rows and row count to import for this file, computed once per file (not on every click
-    elsewhere on the page). The parsed rows are not kept: the import parses the file again."""
-    cache_key = f"{spec.key}_preview"
-    cached = st.session_state.get(cache_key)
+def _head(spec: Upload, file) -> pd.DataFrame | None:  # noqa: ANN001 - UploadedFile
+    """The file's first rows (None when its start cannot be read), read once per file."""
+    cached = st.session_state.get(f"{spec.key}_head")
     if cached and cached[0] == file.file_id:
+        return cached[1]
+    try:  # the first rows only: a usage file may hold a million
+        head = read_head(file.getvalue(), file.name, PREVIEW_ROWS)
+    except ImportFileError:
+        head = None
+    st.session_state[f"{spec.key}_head"] = (file.file_id, head)
+    return head
+
+
+def _preview(spec: Upload, file, redaction: dict[str, str] | None = None  # noqa: ANN001 - UploadedFile
+             ) -> tuple[ImportReport, int]:
+    """The report and row count to import for this file (and redaction), computed once for them (not on every
+    click elsewhere on the page). The parsed rows are not kept: the import parses the file again."""
+    cache_key = f"{spec.key}_preview"
+    ident = (file.file_id, tuple(sorted((redaction or {}).items())))
+    cached = st.session_state.get(cache_key)
+    if cached and cached[0] == ident:
         return cached[1:]
-    data = file.getvalue()
+    kw = {"redaction": redaction} if redaction else {}
     with st.spinner(f"Checking {file.name}…"):
         with session() as s:
-            report = spec.preview(s, data, file.name)
-        try:  # the first rows only: a usage file may hold a million
-            head = None if report.unreadable else read_head(data, file.name, PREVIEW_ROWS)
-        except ImportFileError:
-            head = None
+            report = spec.preview(s, file.getvalue(), file.name, **kw)
     n = spec.count(report)
     report = replace(report, rows=[])
-    st.session_state[cache_key] = (file.file_id, report, head, n)
-    return report, head, n
+    st.session_state[cache_key] = (ident, report, n)
+    return report, n
 
 
 def show_problems(report: ImportReport, key: str) -> None:
@@ -115,8 +133,15 @@ def upload_panel(spec: Upload, *, can_write: bool) -> None:
                                  "or none is.")
     if file is None:
         return
+    head = _head(spec, file)
+    redaction = None
+    if spec.unredactable is not None and head is not None:
+        columns = [str(c) for c in head.columns]
+        redaction = choose(spec.key, str(file.file_id), columns, spec.unredactable(columns))
     try:
-        report, head, n = _preview(spec, file)
+        report, n = _preview(spec, file, redaction)
+        if redaction and head is not None:
+            head = redacted_head(head, redaction)
     except UserError as exc:
         st.error(f"This file cannot be checked: {exc}", icon=":material/error:")
         return
@@ -124,8 +149,8 @@ def upload_panel(spec: Upload, *, can_write: bool) -> None:
         spec.describe(report)
     for note in report.warnings:
         st.warning(note[:1].upper() + note[1:], icon=":material/info:")
-    if head is not None:
-        st.markdown(f"**First rows of {file.name}**")
+    if head is not None and not report.unreadable:
+        st.markdown(f"**First rows of {file.name}**" + (" — as they will be saved, redacted" if redaction else ""))
         st.dataframe(head, width="stretch")
     if report.ok and n == 0:
         st.info(f"{report.summary()} — everything in this file is already stored; there is nothing to import.",
@@ -147,10 +172,10 @@ def upload_panel(spec: Upload, *, can_write: bool) -> None:
         help_text = "There is nothing new in this file." if n == 0 else "All rows are saved together, or none."
     if st.button(label, type="primary", disabled=not report.ok or n == 0, help=help_text,
                  key=f"{spec.key}_commit", icon=":material/upload:"):
-        _commit(spec, file)
+        _commit(spec, file, redaction)
 
 
-def _commit(spec: Upload, file) -> None:  # noqa: ANN001 - UploadedFile
+def _commit(spec: Upload, file, redaction: dict[str, str] | None = None) -> None:  # noqa: ANN001 - UploadedFile
     bar = st.progress(0.0, text="Importing…")
 
     def progress(fraction: float, message: str = "") -> None:
@@ -158,12 +183,14 @@ def _commit(spec: Upload, file) -> None:  # noqa: ANN001 - UploadedFile
 
     try:
         with session() as s:
-            result = spec.commit(s, file.getvalue(), file.name, progress)
+            kw = {"redaction": redaction} if redaction else {}
+            result = spec.commit(s, file.getvalue(), file.name, progress, **kw)
             if not result.ok:
                 raise _Refused(result)  # roll back: nothing is half-saved
     except _Refused as refused:
         bar.empty()
-        st.session_state[f"{spec.key}_preview"] = (file.file_id, replace(refused.report, rows=[]), None, 0)
+        st.session_state[f"{spec.key}_preview"] = ((file.file_id, tuple(sorted((redaction or {}).items()))),
+                                                   replace(refused.report, rows=[]), 0)
         st.error("Nothing was imported: " + refused.report.summary(), icon=":material/error:")
         show_problems(refused.report, f"{spec.key}_refused")
         return

@@ -26,6 +26,7 @@ from core.importers.files import ImportFileError, read_table, unneutralise, writ
 from core.importers.report import ImportReport, RowError
 from core.models import BusinessEntity, Customer
 from core.money import MoneyError, currency
+from core.pilot_redaction import RedactionClash, Redactor, audit_details, clean_mapping, describe
 
 FIELDS: tuple[str, ...] = (
     "external_id", "name", "email", "address_line1", "city", "region", "postal_code", "country", "currency",
@@ -60,6 +61,11 @@ PRESETS: dict[str, str] = {
     "salesforce": "Salesforce accounts export",
 }
 Preset = Literal["counting_house", "hubspot", "salesforce"]
+
+# fields the billing depends on: their columns are never redacted
+NOT_REDACTED = {"country": "tax and prices depend on the country", "currency": "invoices are in this currency",
+                "timezone": "billing periods follow the time zone",
+                "payment_terms_days": "due dates follow the payment terms"}
 
 _TERMS = re.compile(r"^(?:net\s*)?(\d+)(?:\.0+)?(?:\s*days?)?$", re.IGNORECASE)
 _MAX_TERMS = 365
@@ -150,10 +156,41 @@ def _check(fld: str, text: str) -> tuple[object, str]:
     return text, ""
 
 
+# ---- redaction --------------------------------------------------------------------------------------------
+
+
+def unredactable(columns, mapping: Mapping[str, str | None] | None = None) -> dict[str, str]:  # noqa: ANN001
+    """The file's columns that cannot be redacted, with why: those feeding country, currency, time zone or
+    payment terms. Every other column may be (see core.pilot_redaction)."""
+    match = match_columns(list(columns), ALIASES, required=(), mapping=mapping)
+    return {col: NOT_REDACTED[f] for f, col in match.fields.items() if f in NOT_REDACTED}
+
+
+def _redact(frame, report: ImportReport, redaction: Mapping[str, str] | None,  # noqa: ANN001 - DataFrame
+            mapping: Mapping[str, str | None] | None) -> bool:
+    """Replace the chosen columns' cells by their pseudonyms, before anything is checked. False (with the problem
+    in the report) when the choice cannot be applied."""
+    columns = list(frame.columns)
+    header_row = frame.attrs.get("header_row", 1)
+    try:
+        chosen = clean_mapping(redaction, columns, allowed=unredactable(columns, mapping))
+        if not chosen:
+            return True
+        redactor = Redactor()
+        for col, kind in chosen.items():
+            frame[col] = redactor.values(kind, [str(v) for v in frame[col].tolist()], col)
+    except (UserError, RedactionClash) as exc:
+        report.errors.append(RowError(header_row, "", "", str(exc)))
+        return False
+    report.warnings.append(f"redacted before import: {describe(chosen)}")
+    return True
+
+
 # ---- the pipeline -----------------------------------------------------------------------------------------
 
 
-def _parse(data: bytes, filename: str, mapping: Mapping[str, str | None] | None) -> ImportReport:
+def _parse(data: bytes, filename: str, mapping: Mapping[str, str | None] | None,
+           redaction: Mapping[str, str] | None = None) -> ImportReport:
     report = ImportReport(kind="customers", filename=filename)
     try:
         frame = read_table(data, filename)
@@ -164,6 +201,8 @@ def _parse(data: bytes, filename: str, mapping: Mapping[str, str | None] | None)
     report.total_rows = len(frame)
     columns = list(frame.columns)
     report.warnings.extend(frame.attrs.get("notes", []))
+    if redaction and not _redact(frame, report, redaction, mapping):
+        return report
     report.preset = detect_preset(columns)
     match = match_columns(columns, ALIASES, required=REQUIRED, mapping=mapping,
                           header_row=frame.attrs.get("header_row", 1))
@@ -244,12 +283,13 @@ def _compare_with_database(session: Session, report: ImportReport, on_existing: 
 
 
 def preview_customers(session: Session, data: bytes, filename: str, mapping: Mapping[str, str | None] | None = None,
-                      *, on_existing: str = "update") -> ImportReport:
+                      *, on_existing: str = "update", redaction: Mapping[str, str] | None = None) -> ImportReport:
     """Check an upload and say what importing it would do. Reads the database, writes nothing.
-    ``mapping``: file column -> our field (or None to leave the column out), over the automatic matching."""
+    ``mapping``: file column -> our field (or None to leave the column out), over the automatic matching.
+    ``redaction``: file column -> kind of pseudonym (core.pilot_redaction), applied before anything is checked."""
     if on_existing not in ("update", "error"):
         raise UserError("on_existing must be 'update' or 'error'")
-    report = _parse(data, filename, mapping)
+    report = _parse(data, filename, mapping, redaction)
     if not report.file_errors:
         _compare_with_database(session, report, on_existing)
     return report
@@ -269,15 +309,16 @@ def _entity(session: Session, entity_id: int | None) -> tuple[int, str]:
 
 def import_customers(session: Session, actor: Actor, data: bytes, filename: str,
                      mapping: Mapping[str, str | None] | None = None, *, entity_id: int | None = None,
-                     on_existing: str = "update") -> ImportReport:
+                     on_existing: str = "update", redaction: Mapping[str, str] | None = None) -> ImportReport:
     """Import an upload all-or-nothing, inside the caller's transaction.
 
     With any problem nothing is written and the report (``ok`` False) lists every problem. Otherwise new
     external ids are created (in ``entity_id``, or the only business entity), existing ones updated
-    (``on_existing="update"``) — or refused (``on_existing="error"``) — and one audit entry is recorded.
+    (``on_existing="update"``) — or refused (``on_existing="error"``) — and one audit entry is recorded. With
+    ``redaction`` the chosen columns are stored as pseudonyms only (core.pilot_redaction).
     """
     require(actor, "customers:write")
-    report = preview_customers(session, data, filename, mapping, on_existing=on_existing)
+    report = preview_customers(session, data, filename, mapping, on_existing=on_existing, redaction=redaction)
     if not report.ok:
         return report
     ent_id, default_currency = _entity(session, entity_id)
@@ -314,10 +355,13 @@ def import_customers(session: Session, actor: Actor, data: bytes, filename: str,
             if isinstance(obj, Customer) and obj.id in changed_ids:
                 session.expire(obj)
     report.committed = True
+    details = {"filename": filename, "rows": report.total_rows, "created": report.created,
+               "updated": report.updated, "unchanged": report.unchanged, "preset": report.preset,
+               "entity_id": ent_id}
+    if redaction and (chosen := {c: k for c, k in redaction.items() if k != "none"}):
+        details["redaction"] = audit_details(chosen)
     audit.record(session, actor=actor.username, action="customers.import", entity_type="customer",
-                 details={"filename": filename, "rows": report.total_rows, "created": report.created,
-                          "updated": report.updated, "unchanged": report.unchanged, "preset": report.preset,
-                          "entity_id": ent_id})
+                 details=details)
     return report
 
 

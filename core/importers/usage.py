@@ -54,7 +54,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -76,6 +76,7 @@ from core.importers.files import ArrowCsv, ImportFileError, read_plain_csv, stre
 from core.importers.report import Duplicate, ImportReport, RowError
 from core.models import BillableMetric, Customer, UsageEvent
 from core.money import MoneyError, to_decimal
+from core.pilot_redaction import Redactor, audit_details, clean_mapping, describe
 from core.types import QUANTITY_SCALE, ScaledDecimal
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -302,26 +303,57 @@ def check_event(key: str, cust: str, name: str, raw_ts: str, raw_q: str | None, 
     return problems, ts, qty
 
 
+# ---- redaction (core.pilot_redaction) ---------------------------------------------------------------------
+
+NOT_REDACTED = {
+    "idempotency_key": "the event key stays as it is (a file uploaded again is recognised by it)",
+    "event_name": "billable metrics find events by their name",
+    "timestamp": "the time of an event is never redacted",
+    "quantity": "quantities are never redacted",
+    "properties": "a JSON properties column cannot be redacted; give each property a column of its own",
+}
+
+
+def unredactable(columns) -> dict[str, str]:  # noqa: ANN001 - the file's header cells
+    """The file's columns that cannot be redacted, with why: every column but the customer id and the plain
+    property columns (quantities and timestamps never are)."""
+    match = match_columns(list(columns), ALIASES, required=())
+    return {col: NOT_REDACTED[f] for f, col in match.fields.items() if f in NOT_REDACTED}
+
+
+def _redact_chunks(chunks, redactor: Redactor, at: dict[int, str], names: list[str]):  # noqa: ANN001, ANN202
+    """The stream's chunks with the chosen columns' cells replaced by their pseudonyms (each distinct cell
+    hashed once); after the last chunk, no two ids sharing a pseudonym."""
+    for chunk in chunks:
+        redactor.cells(at, map(_CELLS, chunk))
+        yield chunk
+    redactor.check(", ".join(names[i] for i, kind in at.items() if kind == "identifier"))
+
+
 # ---- the pipeline -----------------------------------------------------------------------------------------
 
 
-def preview_usage(session: Session, data: bytes, filename: str, *, progress: Progress | None = None) -> ImportReport:
-    """Check an upload and say what importing it would do. Reads the database, writes nothing."""
+def preview_usage(session: Session, data: bytes, filename: str, *, progress: Progress | None = None,
+                  redaction: Mapping[str, str] | None = None) -> ImportReport:
+    """Check an upload and say what importing it would do. Reads the database, writes nothing.
+    ``redaction``: file column -> kind of pseudonym (core.pilot_redaction), for the customer id and property
+    columns; applied before anything is checked."""
     with bulk_gc():
-        return _Upload(session, filename, progress).run(data)
+        return _Upload(session, filename, progress, redaction=redaction).run(data)
 
 
 def import_usage(session: Session, actor: Actor, data: bytes, filename: str, source: str = "upload",
-                 progress: Progress | None = None) -> ImportReport:
+                 progress: Progress | None = None, *, redaction: Mapping[str, str] | None = None) -> ImportReport:
     """Import an upload all-or-nothing inside the caller's transaction (the caller commits).
 
     With any problem nothing is written and the report (``ok`` False) lists every problem. Rows whose key
     is already stored are skipped as duplicates. ``progress(fraction, message)`` is called as work advances.
+    With ``redaction`` the chosen columns are stored as pseudonyms only.
     """
     require(actor, "usage:write")
     source = (source or "upload")[: UsageEvent.__table__.c.source.type.length or 40]
     with bulk_gc():
-        upload = _Upload(session, filename, progress, source=source)
+        upload = _Upload(session, filename, progress, source=source, redaction=redaction)
         try:
             report = upload.run(data)
         except IntegrityError:
@@ -334,9 +366,12 @@ def import_usage(session: Session, actor: Actor, data: bytes, filename: str, sou
     if not report.ok:
         return report
     report.committed = True
+    details = {"filename": filename, "rows": report.total_rows, "inserted": report.inserted,
+               "duplicates": len(report.duplicates), "source": source}
+    if upload.redacted:
+        details["redaction"] = audit_details(upload.redacted)
     audit.record(session, actor=actor.username, action="usage.import", entity_type="usage_event",
-                 details={"filename": filename, "rows": report.total_rows, "inserted": report.inserted,
-                          "duplicates": len(report.duplicates), "source": source})
+                 details=details)
     upload.say(1.0, f"Saved {report.inserted:,} events")
     return report
 
@@ -344,11 +379,14 @@ def import_usage(session: Session, actor: Actor, data: bytes, filename: str, sou
 class _Upload:
     """One upload being read, checked and — when ``source`` is given — written (see the module docstring)."""
 
-    def __init__(self, session: Session, filename: str, progress: Progress | None, source: str | None = None):
+    def __init__(self, session: Session, filename: str, progress: Progress | None, source: str | None = None,
+                 redaction: Mapping[str, str] | None = None):
         self.session = session
         self.filename = filename
         self.say = progress or (lambda _f, _m: None)
         self.source = source
+        self.redaction = redaction
+        self.redacted: dict[str, str] = {}  # the columns redacted, and how
         self.report = ImportReport(kind="usage", filename=filename)
 
     def run(self, data: bytes) -> ImportReport:
@@ -374,6 +412,12 @@ class _Upload:
             report.columns[c] = "property"
         if prop_cols:
             report.warnings.append("stored as event properties: " + ", ".join(f"'{c}'" for c in prop_cols))
+        if self.redaction:
+            try:
+                stream = self._redact(stream, plain)
+            except UserError as exc:
+                report.errors.append(RowError(stream.header_row, "", "", str(exc)))
+                return report
 
         session = self.session
         conn = session.connection()
@@ -436,6 +480,26 @@ class _Upload:
     def _plain_chunk(self, check: _Checker, part: tuple[int, object], any_stored: bool,
                      report: ImportReport) -> list[tuple]:
         return _plain_chunk(self, check, part, any_stored, report)
+
+    def _redact(self, stream, plain: ArrowCsv | None):  # noqa: ANN001, ANN202 - RowStream | _PlainStream
+        """The chosen columns redacted before any check: a plain CSV's columns at once (pyarrow, each distinct
+        value hashed once), another file's cells chunk by chunk as they are read."""
+        columns = list(stream.columns)
+        chosen = clean_mapping(self.redaction, columns, allowed=unredactable(columns))
+        if not chosen:
+            return stream
+        redactor = Redactor()
+        self.say(0.01, "Redacting " + describe(chosen))
+        if plain is not None:
+            for col, kind in chosen.items():
+                i = columns.index(col)
+                plain.table = plain.table.set_column(i, col, redactor.arrow(kind, plain.table.column(i), col))
+        else:
+            at = {columns.index(col): kind for col, kind in chosen.items()}
+            stream.chunks = _redact_chunks(stream.chunks, redactor, at, columns)
+        self.redacted = chosen
+        self.report.warnings.append(f"redacted before import: {describe(chosen)}")
+        return stream
 
     def _unreadable(self, exc: ImportFileError) -> ImportReport:
         report = self.report = ImportReport(kind="usage", filename=self.filename)
