@@ -30,6 +30,14 @@ def totals(by_currency: dict) -> str:
 
 
 month = ov.period_label
+if not (ov.customers or ov.active_contracts or ov.drafts or ov.approved) and me.can("pilot:read"):
+    with st.container(border=True):  # an empty database: the guide is the way in
+        text, link = st.columns([4, 1], vertical_alignment="center")
+        text.markdown("**New here?** The first invoice guide takes you from this empty database to a first approved "
+                      "invoice in about five minutes: your company, a product, a customer, a contract, usage, "
+                      "the invoice.")
+        with link:
+            st.page_link(str(PAGES / "get_started.py"), label="Start the guide", icon=":material/school:")
 c1, c2, c3 = st.columns(3)
 c1.metric("Customers", f"{ov.customers:,}", border=True,
           help="Customers that are not archived.")
