@@ -133,6 +133,19 @@ def round_money(amount: Decimal, currency_code: str) -> Decimal:
         return amount.quantize(q, rounding=ROUND_HALF_UP)
 
 
+QUANTITY_QUANTUM = Decimal("0.000001")  # quantities are stored with 6 decimals (core.types.QUANTITY_SCALE)
+
+
+def average_quantity(total: Decimal, count: int) -> Decimal:
+    """An average of event quantities (the ``avg`` metric), half-up to the 6 decimals a quantity is stored with:
+    1 + 1 + 2 over 3 events is 1.333333. Money is rounded only by :func:`round_money`; this rounds a quantity."""
+    if not count:
+        return Decimal(0)
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        return (total / count).quantize(QUANTITY_QUANTUM, rounding=ROUND_HALF_UP)
+
+
 def ceil_div(a: Decimal, b: Decimal) -> Decimal:
     """ceil(a / b) for non-negative Decimals, exact (used by the package model)."""
     with localcontext() as ctx:

@@ -26,7 +26,7 @@ from core.billing.periods import add_months
 from core.errors import NotFound
 from core.metering.metrics import SQL, _where, mapped_reads
 from core.models import BillableMetric, CreditNote, CreditNoteLine, Customer, Invoice, InvoiceLine, Product, UsageEvent
-from core.money import ZERO
+from core.money import ZERO, average_quantity
 from core.types import MONEY_SCALE, QUANTITY_SCALE, from_scaled
 
 NOT_REVENUE = ("tax", "wallet")
@@ -158,7 +158,7 @@ def _read(metric: BillableMetric, v, n) -> Decimal:  # noqa: ANN001
     if metric.aggregation in ("count", "unique_count"):
         return Decimal(int(v or 0))
     if metric.aggregation == "avg":
-        return from_scaled(v, QUANTITY_SCALE) / int(n) if n else ZERO
+        return average_quantity(from_scaled(v, QUANTITY_SCALE), int(n or 0))
     return from_scaled(v, QUANTITY_SCALE)
 
 

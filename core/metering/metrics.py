@@ -31,7 +31,7 @@ from core import audit
 from core.auth import Actor, require
 from core.errors import NotFound, UserError
 from core.models import BillableMetric, Customer, DataSource, UsageEvent
-from core.money import ZERO
+from core.money import ZERO, average_quantity
 from core.sources import _PLACEHOLDER, _strip, check_read_only_sql, column_lookup, read_many, read_rows
 from core.types import QUANTITY_SCALE, from_scaled
 
@@ -247,7 +247,7 @@ def aggregate(session: Session, metric: BillableMetric, start: datetime, end: da
         if agg in ("count", "unique_count"):
             return {c: MetricResult(Decimal(int(raw or 0)), None, int(n)) for c, raw, n in rows}
         if agg == "avg":
-            return {c: MetricResult(from_scaled(raw, QUANTITY_SCALE) / int(n) if n else ZERO, None, int(n))
+            return {c: MetricResult(average_quantity(from_scaled(raw, QUANTITY_SCALE), int(n)), None, int(n))
                     for c, raw, n in rows}
         return {c: MetricResult(from_scaled(raw, QUANTITY_SCALE), None, int(n)) for c, raw, n in rows}
     for row in rows:
@@ -257,7 +257,7 @@ def aggregate(session: Session, metric: BillableMetric, start: datetime, end: da
         if agg in ("count", "unique_count"):
             qty = Decimal(int(raw or 0))
         elif agg == "avg":
-            qty = from_scaled(raw, QUANTITY_SCALE) / n if n else ZERO
+            qty = average_quantity(from_scaled(raw, QUANTITY_SCALE), n)
         else:
             qty = from_scaled(raw, QUANTITY_SCALE)
         res = results.setdefault(customer, MetricResult())

@@ -14,7 +14,7 @@ from core.billing.schedule import local_midnight_utc
 from core.metering.metrics import _where
 from core.metering.periods import UsageWindow
 from core.models import BillableMetric, Contract, ContractLine, Customer, UsageEvent
-from core.money import ZERO
+from core.money import ZERO, average_quantity
 from core.types import QUANTITY_SCALE, from_scaled
 
 CUMULATIVE = ("sum", "count")  # aggregations whose daily values add up to the period's quantity
@@ -52,7 +52,7 @@ def daily_usage(session: Session, metric: BillableMetric, customer_external_id: 
         if metric.aggregation in ("count", "unique_count"):
             by_day[int(d)] = Decimal(int(v or 0))
         elif metric.aggregation == "avg":
-            by_day[int(d)] = from_scaled(v, QUANTITY_SCALE) / n if n else ZERO
+            by_day[int(d)] = average_quantity(from_scaled(v, QUANTITY_SCALE), n)
         else:
             by_day[int(d)] = from_scaled(v, QUANTITY_SCALE)
     values = [by_day.get(i, ZERO) for i in range(len(days))]

@@ -129,3 +129,17 @@ def test_trial_phase_then_paid_and_payment_terms_end_of_month(session):
         totals[m] = session.get(Invoice, inv_id)
     assert [totals[m].total for m in (1, 2, 3, 4)] == [Decimal(0), Decimal(0), Decimal(500), Decimal(500)]
     assert totals[3].due_date == date(2025, 5, 31)  # issued 1 April + 30 days = 1 May → end of May
+
+
+def test_an_average_metric_is_billed_at_six_decimals(session):
+    """1 + 1 + 2 GB over 3 readings averages 1.333333 GB (quantities are kept to 6 decimals, half-up): the draft
+    stores it and prices it — before, the unrounded average could not be stored and the bill run failed."""
+    f.seller(session)
+    f.customer(session, "AVG")
+    f.metric(session, "avg_gb", "storage_reading", aggregation="avg")
+    f.events(session, "AVG", "storage_reading", [1, 1, 2], when=datetime(2025, 3, 10))
+    f.contract(session, "AVG", [LineSpec("Storage", "per_unit", {"unit_price": "3"}, metric_code="avg_gb")],
+               start=date(2025, 1, 1))
+    inv_id = generate_drafts(session, SYSTEM, **month(2025, 3)).created[0]
+    [line] = [ln for ln in invoice_lines(session, inv_id) if ln.kind == "usage"]
+    assert (line.quantity, line.amount) == (Decimal("1.333333"), Decimal("4.00"))
