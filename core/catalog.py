@@ -88,12 +88,25 @@ def product_tree(session: Session) -> list[tuple[Product, int]]:
 
 
 def create_entity(session: Session, actor: Actor, **fields) -> BusinessEntity:
+    """A new seller; every problem with its details named by field, nothing written until all are right."""
     require(actor, "users:write")
-    if not str(fields.get("name") or "").strip():
-        raise UserError("name: the company name is required")
-    if session.exec(select(BusinessEntity).where(BusinessEntity.name == fields["name"])).first():
-        raise UserError(f"name: a business entity called '{fields['name']}' already exists")
-    entity = BusinessEntity(**fields)
+    unknown = set(fields) - set(ENTITY_FIELDS) - {"default_currency", "credit_note_prefix"}
+    if unknown:
+        raise UserError(f"{', '.join(sorted(unknown))}: not a setting of a business entity")
+    values = {k: (v or "").strip() if isinstance(v, str) or v is None else v for k, v in fields.items()}
+    values.setdefault("name", "")
+    problems = _entity_problems(session, values, None)
+    if values.get("default_currency"):
+        from core.money import CURRENCIES
+
+        values["default_currency"] = values["default_currency"].upper()
+        if values["default_currency"] not in CURRENCIES:
+            problems.append(f"currency: '{values['default_currency']}' is not a currency code (for example USD)")
+    if problems:
+        raise UserError("; ".join(problems))
+    if values.get("country"):
+        values["country"] = values["country"].upper()
+    entity = BusinessEntity(**values)
     session.add(entity)
     session.flush()
     audit.record(session, actor=actor.username, action="entity.create", entity_type="business_entity",
@@ -118,12 +131,37 @@ def update_entity(session: Session, actor: Actor, entity_id: int, changes: dict)
     if unknown:
         raise UserError(f"{', '.join(sorted(unknown))}: not a setting of a business entity")
     values = {k: (v or "").strip() if isinstance(v, str) or v is None else v for k, v in changes.items()}
+    problems = _entity_problems(session, values, entity)
+    if problems:
+        raise UserError("; ".join(problems))
+    if "country" in values:
+        values["country"] = values["country"].upper()
+    before = {k: getattr(entity, k) for k in values}
+    for k, v in values.items():
+        setattr(entity, k, v)
+    session.add(entity)
+    session.flush()
+    shown = lambda d: {k: (f"{len(v):,} characters" if k == "logo" and v else v) for k, v in d.items()}  # noqa: E731
+    audit.record(session, actor=actor.username, action="entity.update", entity_type="business_entity",
+                 entity_id=entity.id, details={"before": shown(before), "after": shown(values)})
+    return entity
+
+
+_MAX_LENGTH = {"name": 200, "legal_name": 200, "address": 500, "tax_id": 64, "email": 200, "email_from": 200,
+               "payment_instructions": 1000, "timezone": 64}
+
+
+def _entity_problems(session: Session, values: dict, entity: BusinessEntity | None) -> list[str]:
+    """What is wrong with a seller's details (new, or changes to ``entity``), one message per field."""
     problems = []
     if "name" in values and not values["name"]:
         problems.append("name: the company name is required")
-    elif values.get("name") and values["name"] != entity.name and session.exec(
+    elif values.get("name") and (entity is None or values["name"] != entity.name) and session.exec(
             select(BusinessEntity).where(BusinessEntity.name == values["name"])).first():
         problems.append(f"name: a business entity called '{values['name']}' already exists")
+    for fld, most in _MAX_LENGTH.items():
+        if isinstance(values.get(fld), str) and len(values[fld]) > most:
+            problems.append(f"{fld.replace('_', ' ')}: at most {most} characters")
     for fld in ("email", "email_from"):
         if values.get(fld) and not _EMAIL.match(values[fld]):
             problems.append(f"{fld.replace('_', ' ')}: '{values[fld]}' is not an email address")
@@ -141,16 +179,4 @@ def update_entity(session: Session, actor: Actor, entity_id: int, changes: dict)
 
         if values["timezone"] not in available_timezones():
             problems.append(f"time zone: '{values['timezone']}' is not a time zone (for example Europe/Berlin)")
-    if problems:
-        raise UserError("; ".join(problems))
-    if "country" in values:
-        values["country"] = values["country"].upper()
-    before = {k: getattr(entity, k) for k in values}
-    for k, v in values.items():
-        setattr(entity, k, v)
-    session.add(entity)
-    session.flush()
-    shown = lambda d: {k: (f"{len(v):,} characters" if k == "logo" and v else v) for k, v in d.items()}  # noqa: E731
-    audit.record(session, actor=actor.username, action="entity.update", entity_type="business_entity",
-                 entity_id=entity.id, details={"before": shown(before), "after": shown(values)})
-    return entity
+    return problems

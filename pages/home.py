@@ -13,7 +13,7 @@ from ui.state import actor, page_header, session
 PAGES = Path(__file__).parent
 # Which permission shows each page in the navigation (app.py); a link to a hidden page would fail.
 PAGE_PERMISSION = {"customers": "customers:read", "contracts": "contracts:read", "usage": "usage:read",
-                   "invoices": "invoices:read", "metrics": "metrics:read"}
+                   "invoices": "invoices:read", "metrics": "metrics:read", "get_started": "pilot:read"}
 
 me = actor()
 page_header("Overview", "Counting House turns your contracts and your customers' usage into invoices you can check "

@@ -13,7 +13,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, func, select
 
 from core.billing.periods import add_months, format_period, month_period
-from core.models import Contract, ContractLine, Customer, Invoice, UsageEvent
+from core.models import BusinessEntity, Contract, ContractLine, Customer, Invoice, UsageEvent
 
 APPROVED_STATES = ("approved", "partially_paid", "paid", "written_off")
 
@@ -37,6 +37,7 @@ class NextStep:
 class Overview:
     period_start: date
     period_end: date
+    sellers: int = 0  # business entities
     customers: int = 0
     customers_without_contract: int = 0
     active_contracts: int = 0
@@ -56,6 +57,10 @@ class Overview:
     def next_steps(self) -> list[NextStep]:
         month = self.period_label
         steps: list[NextStep] = []
+        if self.sellers == 0:  # customers, contracts and invoices all belong to a seller: nothing works before it
+            return [NextStep("Nothing is set up yet: start with your company (the seller on the invoices) — the first "
+                             "invoice guide walks you from there to a first approved invoice.", "get_started",
+                             "First invoice guide")]
         if self.customers == 0:
             steps.append(NextStep("No customers yet: add them one by one or import a spreadsheet.",
                                   "customers", "Customers"))
@@ -100,6 +105,7 @@ def pilot_overview(session: Session, *, today: date | None = None) -> Overview:
     today = today or date.today()
     start, end = billing_month(today)
     ov = Overview(period_start=start, period_end=end)
+    ov.sellers = session.exec(select(func.count()).select_from(BusinessEntity)).one()
     ov.customers = session.exec(select(func.count()).select_from(Customer)
                                 .where(Customer.archived == False)).one()  # noqa: E712
     active_now = (Contract.status == "active", Contract.start_date <= today,

@@ -265,6 +265,9 @@ def test_the_overview_points_at_the_guide_only_while_the_database_is_empty(empty
     assert at.title[0].value == "Overview"
     assert "**New here?** The first invoice guide" in texts(at)
     assert [link.label for link in at.page_link][:1] == ["Start the guide"]
+    # the next steps start with the company too — not "add customers", which cannot work before a seller exists
+    assert "Nothing is set up yet: start with your company" in texts(at)
+    assert "No customers yet" not in texts(at)
 
     seed_until(empty_db, "customer")
     at.run()
