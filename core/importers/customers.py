@@ -362,7 +362,34 @@ def import_customers(session: Session, actor: Actor, data: bytes, filename: str,
         details["redaction"] = audit_details(chosen)
     audit.record(session, actor=actor.username, action="customers.import", entity_type="customer",
                  details=details)
+    updated = [r for r in report.rows if r.action == "update"]
+    audit.record_many(session, [  # each changed customer: which fields, from what to what (as for the form)
+        dict(actor=actor.username, action="customer.update", entity_type="customer", entity_id=r.customer_id,
+             details={"external_id": r.values.get("external_id"), "source": filename,
+                      **{f: {"before": old, "after": new} for f, (old, new) in r.changes.items()}})
+        for r in updated])
+    _emit_events(session, [r.values["external_id"] for r in report.rows if r.action == "create"],
+                 {r.customer_id: sorted(r.changes) for r in updated})
     return report
+
+
+def _emit_events(session: Session, created: list[str], changed: dict[int, list[str]]) -> None:
+    """customer.created / customer.updated webhook events, as the form sends them (built only when an endpoint
+    listens)."""
+    from core.webhooks import outbox, payloads
+
+    def made() -> list[dict]:
+        found = session.scalars(select(Customer).where(Customer.external_id.in_(created))).all() if created else []
+        return [payloads.customer(c) for c in found]
+
+    def updated() -> list[dict]:
+        found = session.scalars(select(Customer).where(Customer.id.in_(list(changed)))).all() if changed else []
+        return [{**payloads.customer(c), "changed": changed[c.id]} for c in found]
+
+    if created:
+        outbox.emit_many(session, "customer.created", made)
+    if changed:
+        outbox.emit_many(session, "customer.updated", updated)
 
 
 # ---- export -----------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import text
+from sqlmodel import select
 
 from core.auth import SYSTEM, Actor
 from core.errors import PermissionDenied
@@ -87,6 +88,30 @@ def test_template_import_creates_updates_and_audits(db):
     details = audit[0].details if isinstance(audit[0].details, dict) else __import__("json").loads(audit[0].details)
     assert details["filename"] == "customers_template.csv"
     assert (details["created"], details["updated"]) == (2, 1)
+    # and the updated customer has its own entry, field by field, as an edit on the form would
+    [(entity_id, raw)] = db.connection().execute(text(
+        "SELECT entity_id, details FROM audit_log WHERE action = 'customer.update'")).all()
+    change = raw if isinstance(raw, dict) else __import__("json").loads(raw)
+    assert entity_id == str(stored["ACME-001"]["id"]) and change["external_id"] == "ACME-001"
+    assert change["email"] == {"before": "old@acme.example", "after": "billing@acme-analytics.example"}
+    assert "city" not in change or change["city"]["before"] == "San Francisco"
+
+
+def test_an_import_sends_the_customer_webhook_events(db, monkeypatch):
+    """Customers created or changed by a file reach a subscribed endpoint like those made on the form."""
+    from core.models import WebhookEvent
+    from core.webhooks import endpoints as wh
+
+    wh.create_endpoint(db, SYSTEM, url="https://erp.example/hooks", event_types=["customer.created",
+                                                                                "customer.updated"])
+    db.commit()
+    monkeypatch.setenv("WEBHOOKS_AUTODELIVER", "0")
+    import_and_commit(db, fixture("customers_template.csv"), "customers_template.csv")
+    events = db.exec(select(WebhookEvent).order_by(WebhookEvent.id)).all()
+    assert sorted(e.data["external_id"] for e in events if e.type == "customer.created") == ["GLOBEX-002",
+                                                                                             "INITECH-003"]
+    [upd] = [e for e in events if e.type == "customer.updated"]
+    assert upd.data["external_id"] == "ACME-001" and "email" in upd.data["changed"]
 
 
 def test_preview_writes_nothing_and_says_what_would_happen(db):
