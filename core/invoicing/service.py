@@ -646,11 +646,15 @@ def delete_draft(session: Session, actor: Actor, invoice_id: int) -> None:
     from core.ledger.events import release_draft
 
     release_draft(session, inv, posted_by=actor.username)  # usage revenue accrued for it, if any
+    from core.pilot.plan import forget_invoice
+
+    pilot = forget_invoice(session, inv.id)  # no longer a pilot sample; saved reconciliations keep their rows
     session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == inv.id))
     session.delete(inv)
     session.flush()
     audit.record(session, actor=actor.username, action="invoice.delete_draft", entity_type="invoice",
-                 entity_id=invoice_id, details={"total": inv.total, "period_start": inv.period_start})
+                 entity_id=invoice_id, details={"total": inv.total, "period_start": inv.period_start,
+                                                **{k: v for k, v in pilot.items() if v}})
 
 
 def _next_number(session: Session, entity_id: int, count: int = 1) -> tuple[str, int]:

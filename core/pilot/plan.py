@@ -326,6 +326,22 @@ def set_samples(session: Session, actor: Actor, pilot_id: int, kind: str, ids: l
     return wanted
 
 
+def forget_invoice(session: Session, invoice_id: int) -> dict[str, int]:
+    """A draft invoice is being deleted: it stops being a sample of any pilot, and the saved reconciliations that
+    compared it keep their rows (label, customer, amounts — the evidence) without the link to it. Returns how many
+    of each were touched, for the deletion's audit entry."""
+    from sqlalchemy import delete, update
+
+    from core.models import PilotReconRow
+
+    conn = session.connection()
+    samples = conn.execute(delete(PilotSample.__table__).where(PilotSample.kind == "invoice",
+                                                               PilotSample.object_id == invoice_id)).rowcount
+    rows = conn.execute(update(PilotReconRow.__table__).where(PilotReconRow.invoice_id == invoice_id)
+                        .values(invoice_id=None)).rowcount
+    return {"pilot_samples_removed": max(samples or 0, 0), "reconciliation_rows_unlinked": max(rows or 0, 0)}
+
+
 def pilot_contract_ids(session: Session, pilot_id: int) -> list[int]:
     """The pilot's contracts: the sample contracts, and the contracts of the sample invoices."""
     ids = set(sample_ids(session, pilot_id, "contract"))

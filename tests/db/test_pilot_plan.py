@@ -219,3 +219,24 @@ def test_progress_through_the_phases_is_honest_about_what_is_not_done(session):
     signoff = {s.text: s for s in phases["signoff"].steps}
     assert signoff["Success criteria met (or waived)"].detail == "1 of 2 criteria"  # nothing posted: journal open
     assert signoff["Objectives met (or waived)"].done and not signoff["Sign-off report prepared"].done
+
+
+def test_deleting_a_sample_draft_takes_it_out_of_the_pilot_and_keeps_the_saved_evidence(session):
+    """A draft that is a pilot sample and was compared in a saved reconciliation can still be deleted: it stops
+    being a sample, the saved comparison keeps its row (label, customer, amounts) without the link, and the
+    deletion's audit entry says so."""
+    from core.invoicing.service import delete_draft
+    from core.models import Invoice, PilotReconRow
+    from tests.db.test_pilot_criteria import save, their_lines
+
+    w = pilot_world(session)
+    acme = w["invoices"][0]
+    save(session, their_lines(session))
+    delete_draft(session, Actor("fin", "finance"), acme.id)
+    assert session.get(Invoice, acme.id) is None
+    assert session.exec(select(PilotSample.object_id).where(PilotSample.kind == "invoice")).all() == \
+        [w["invoices"][1].id]
+    kept = session.exec(select(PilotReconRow).where(PilotReconRow.invoice_label == f"Draft #{acme.id}")).one()
+    assert kept.invoice_id is None and kept.customer_label == "Acme Analytics" and kept.our_total == 600
+    entry = _audit(session, "invoice.delete_draft")[-1]
+    assert (entry.details["pilot_samples_removed"], entry.details["reconciliation_rows_unlinked"]) == (1, 1)
