@@ -1,4 +1,5 @@
-"""workspaces (reserved; filled in by the work that needs it)
+"""workspaces: no schema change — a revision number reserved while issues 8 and 9 were built in parallel;
+that work needed no table (archiving uses customer.archived; demo workspaces are separate database files).
 
 Revision ID: 0021
 Revises: 0020
