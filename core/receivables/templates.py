@@ -126,8 +126,8 @@ def render_email(subject: str, body: str, fmt: str, context: dict) -> tuple[str,
 
 
 def for_sending(body: str, fmt: str) -> str:
-    """yagmail turns line ends into <br> in the HTML part: an HTML body goes out as one line (its markup lays it
-    out); a text body as written."""
+    """An HTML body goes out as one line (its markup lays it out; connectors.email also makes its plain-text part
+    from the markup); a text body as written."""
     return " ".join(body.splitlines()) if fmt == "html" else body
 
 

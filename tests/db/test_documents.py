@@ -93,6 +93,9 @@ def test_email_with_the_pdf_attached_through_a_real_smtp_server(session, smtp):
     assert data.startswith(b"%PDF-") and len(data) == log.attachment_bytes
     body = next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
     assert "Amount due: $512.58" in body
+    assert "<br>" not in body and "\nAmount due: $512.58" in body  # plain text, one line each — not HTML breaks
+    html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
+    assert "Amount due: $512.58" in html and "<br>" in html and "&lt;Analytics&gt;" in html  # escaped
     assert [a.action for a in session.exec(select(AuditLog).where(AuditLog.action.like("invoice.email%")))] == \
         ["invoice.email_queued", "invoice.email_sent"]
 

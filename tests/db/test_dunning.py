@@ -379,6 +379,11 @@ def test_an_html_reminder_goes_out_escaped_and_a_template_broken_in_the_database
     html = next(p for p in acme.walk() if p.get_content_type() == "text/html")
     assert "Dear Smith &amp; &lt;Sons&gt;," in html.get_payload(decode=True).decode()
     assert "<br>" not in html.get_payload(decode=True).decode()  # the markup lays it out, not yagmail's line breaks
+    # and a reader that shows only text sees text: paragraphs on their own lines, no markup, names unescaped
+    text = next(p for p in acme.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    text = text.replace("\r\n", "\n")  # lines end in CRLF on the wire
+    assert text.startswith("Dear Smith & <Sons>,\n\n") and "day(s) late." in text
+    assert "<p>" not in text and "&amp;" not in text
 
     # a stored template that no longer renders (written before the checks, or by hand): named, the run goes on
     second = session.exec(select(EmailTemplate).where(EmailTemplate.name == "Overdue — second notice")).one()
