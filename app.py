@@ -5,6 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 from sqlmodel import select
+from streamlit.errors import StreamlitAuthError
 
 from core.auth import (
     ROLE_LABELS, TwoFactorRequired, actor_for, actor_for_identity, authenticate, complete_two_factor,
@@ -52,6 +53,39 @@ def _oidc_configured() -> bool:
         return bool(st.secrets.get("auth", {}).get("client_id"))
     except Exception:  # noqa: BLE001 - no secrets file at all
         return False
+
+
+def _identity_provider_actor():  # noqa: ANN202 - Actor | None
+    """The user the company's identity provider signed in (Streamlit's identity cookie: st.user), or None with the
+    reason kept for the sign-in page. The cookie of someone refused stays until they pick another account:
+    st.logout() here would start a new browser session at once, and the reason would be lost with the old one."""
+    try:
+        with main_session() as s:
+            actor = actor_for_identity(s, st.user.get("email"), email_verified=st.user.get("email_verified"))
+    except UserError as exc:
+        st.session_state["oidc_refused"] = str(exc)
+        return None
+    st.session_state.pop("oidc_refused", None)
+    st.session_state["actor"] = actor
+    return actor
+
+
+def _company_account() -> None:
+    """Under the password form: the way to the company's identity provider — or, when it signed in someone who may
+    not use Counting House, the reason and the way to another account."""
+    if refused := st.session_state.get("oidc_refused"):
+        st.error(refused, icon=":material/block:")
+        if st.button("Use another company account", icon=":material/switch_account:", use_container_width=True,
+                     key="sign_in_oidc_other"):
+            st.session_state.pop("oidc_refused", None)
+            st.logout()  # the identity cookie goes (and the provider's session); a fresh sign-in page follows
+    elif st.button("Sign in with your company account", icon=":material/badge:", use_container_width=True,
+                   key="sign_in_oidc"):
+        try:
+            st.login()
+        except StreamlitAuthError as exc:  # [auth] incomplete, or Authlib missing: say what to fix, no traceback
+            st.error(f"Sign-in with the company account is not set up correctly: {exc} An admin fixes the [auth] "
+                     "section of .streamlit/secrets.toml (see the README).")
 
 
 def _signed_in(actor) -> None:  # noqa: ANN001 - Actor
@@ -110,9 +144,7 @@ def sign_in() -> None:
                     elif "login_challenge" in st.session_state:
                         st.rerun()
             if _oidc_configured():
-                if st.button("Sign in with your company account", icon=":material/badge:",
-                             use_container_width=True, key="sign_in_oidc"):
-                    st.login()
+                _company_account()
         if err := st.session_state.get("login_error"):
             st.error(err)
 
@@ -182,7 +214,8 @@ def navigation(actor) -> None:
         if st.button("Sign out", icon=":material/logout:"):
             st.session_state.clear()
             if _oidc_configured() and getattr(st.user, "is_logged_in", False):
-                st.logout()
+                st.logout()  # its redirect ends the identity cookie; a rerun would drop the redirect before it is sent
+                st.stop()
             st.rerun()
     nav.run()
 
@@ -199,12 +232,7 @@ def signed_out_gate() -> None:
 
 actor = st.session_state.get("actor")
 if actor is None and _oidc_configured() and getattr(st.user, "is_logged_in", False):
-    try:  # signed in by the identity provider: the user with that (verified) address
-        with session() as s:
-            actor = st.session_state["actor"] = actor_for_identity(s, st.user.get("email"))
-    except UserError as exc:
-        st.session_state["login_error"] = str(exc)
-        st.logout()
+    actor = _identity_provider_actor()  # signed in by the identity provider: the user with that (verified) address
 elif actor is not None:
     # the role and extra permissions as they are now (an admin's change counts at once); a deactivated user is
     # signed out. (A user not in the database at all is an actor made by the tests, which bypass sign-in.) Read from

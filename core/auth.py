@@ -369,9 +369,15 @@ def set_email(session: Session, actor: Actor, *, username: str, email: str) -> U
     return user
 
 
-def actor_for_identity(session: Session, email: str | None) -> Actor:
-    """The user the identity provider signed in (by its verified email address)."""
+def actor_for_identity(session: Session, email: str | None, *, email_verified: bool | str | None = None) -> Actor:
+    """The user the identity provider signed in (by its verified email address). ``email_verified`` is the ID
+    token's claim of that name: an address the provider says it has not verified (false, or the string "false")
+    signs nobody in — else anyone could register a colleague's address with a self-service provider; a provider
+    that does not send the claim (None) is taken at its word."""
     email = (email or "").strip().lower()
+    if email and str(email_verified).strip().lower() in ("false", "0"):
+        raise UserError(f"{email}: your identity provider has not verified this address, so it cannot sign you in; "
+                        "verify the address with your provider, or sign in with your username and password")
     user = session.exec(select(User).where(User.email == email)).first() if email else None
     if user is None or not user.active:
         raise UserError(f"{email or 'this account'} is not a user of Counting House; ask an admin to add your "
