@@ -223,6 +223,12 @@ def cmd_deliver_webhooks(session, args) -> str:
     return deliver_due(session, timeout=args.timeout).summary()
 
 
+def cmd_webhooks_cleanup(session, args) -> str:
+    from core.webhooks.retention import purge
+
+    return purge(session, CLI_ACTOR, older_than_days=args.days).summary()
+
+
 def cmd_dunning_run(session, args) -> str:
     from core import jobs
     from core.db import database_url
@@ -339,6 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "each delivery is committed on its own")
     s.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each endpoint (default 10)")
     s.set_defaults(func=cmd_deliver_webhooks)
+    s = sub.add_parser("webhooks-cleanup", help="delete webhook events (with their deliveries and attempts) older "
+                                                "than --days whose deliveries are all finished; pending ones stay")
+    s.add_argument("--days", type=int, default=90, help="keep this many days of history (default 90, at least 7)")
+    s.set_defaults(func=cmd_webhooks_cleanup)
     s = sub.add_parser("dunning-run", help="send the dunning reminders due (idempotent: at most one reminder per "
                                            "invoice per day)")
     s.add_argument("--on", help="YYYY-MM-DD, the day to run for (default: today)")

@@ -633,3 +633,38 @@ def test_the_background_job_schedules_itself_for_the_next_retry(session, db_url,
         assert len(jobs.huey.pending()) == 1
     finally:
         jobs.huey.flush()
+
+
+def test_old_finished_history_is_cleaned_up_and_pending_deliveries_stay(session, receiver, manual):
+    from core.webhooks.retention import purge
+
+    _endpoint(session, receiver.url)
+    f.seller(session)
+    now = datetime(2026, 11, 3, 9, 0)
+    f.customer(session, "OLD-DONE")
+    session.commit()
+    deliver_due(session, now=now)  # succeeded
+    receiver.plan = [500]
+    f.customer(session, "OLD-PENDING")
+    session.commit()
+    deliver_due(session, now=now)  # failed once: waiting for its retry
+    f.customer(session, "RECENT")
+    session.commit()
+    deliver_due(session, now=now)
+    events = {e.data["external_id"]: e for e in session.exec(select(WebhookEvent))}
+    for ext in ("OLD-DONE", "OLD-PENDING"):
+        events[ext].created_at = now - timedelta(days=120)
+        session.add(events[ext])
+    session.commit()
+    with pytest.raises(UserError, match="keep at least 7 days"):
+        purge(session, SYSTEM, older_than_days=3, now=now)
+    with pytest.raises(PermissionDenied):
+        purge(session, Actor("vic", "viewer"), now=now)
+    done = purge(session, SYSTEM, older_than_days=90, now=now)
+    session.commit()
+    assert (done.events, done.deliveries, done.attempts) == (1, 1, 1)
+    left = {e.data["external_id"] for e in session.exec(select(WebhookEvent))}
+    assert left == {"OLD-PENDING", "RECENT"}  # a delivery still waiting for a retry is kept, however old
+    assert _count(session, WebhookDelivery) == 2
+    [entry] = session.exec(select(AuditLog).where(AuditLog.action == "webhook.purge")).all()
+    assert entry.details["events"] == 1
