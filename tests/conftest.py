@@ -39,6 +39,7 @@ os.environ.setdefault("JOBS_IMMEDIATE", "1")
 os.environ.setdefault("UPLOAD_MAX_AGE_DAYS", "36500")
 # Payment links, portal links and sign-in challenges are signed with this (never a file under data/ in a test run)
 os.environ.setdefault("PORTAL_SECRET", "the-test-suite-signing-secret-0123456789abcdef")
+os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE", "1")  # the tests' webhook receivers listen on 127.0.0.1
 os.environ.setdefault("REDACTION_SECRET", "the-test-suite-redaction-key-0123456789abcdef")  # (core.pilot_redaction)
 
 

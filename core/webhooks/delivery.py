@@ -61,6 +61,10 @@ class Response:
 def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Response:
     import httpx
 
+    from core.webhooks.endpoints import refuse_private
+
+    if why := refuse_private(url):  # checked again at each send: the name may point elsewhere since it was saved
+        return Response(None, f"not sent: {why}"[:500])
     try:
         r = httpx.post(url, content=body, headers=headers, timeout=timeout, follow_redirects=False)
     except httpx.TimeoutException:

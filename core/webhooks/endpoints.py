@@ -5,6 +5,8 @@ The signing secret of an endpoint is stored as it is, because every request is s
 sign). It is shown once, when the endpoint is created or its secret rotated; rotating replaces it at once."""
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -23,6 +25,42 @@ from core.webhooks.outbox import EVENT_TYPES, forget_subscriptions, jsonable, ne
 
 SUBSCRIBABLE = [t for t in EVENT_TYPES if t != "webhook.test"]
 STATUSES = ("pending", "succeeded", "failed")
+
+
+def allow_private() -> bool:
+    """WEBHOOKS_ALLOW_PRIVATE=1: endpoints may be on private or local addresses (inside the company's network on
+    purpose; the tests' receivers on 127.0.0.1). Off by default, so an endpoint cannot be used to reach the
+    machines around the app (cloud metadata at 169.254.169.254, an admin port on localhost …)."""
+    return os.environ.get("WEBHOOKS_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes")
+
+
+def private_address(host: str) -> str | None:
+    """The first private, loopback, link-local or otherwise non-public address ``host`` resolves to; None when
+    every address is public — or when the name does not resolve here (then nothing can be sent to it anyway)."""
+    import ipaddress
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return None
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not ip.is_global or ip.is_multicast:
+            return str(ip)
+    return None
+
+
+def refuse_private(url: str) -> str | None:
+    """Why a request to ``url`` must not be made (its host is private), or None."""
+    if allow_private():
+        return None
+    host = urlsplit(url).hostname or ""
+    ip = private_address(host)
+    if ip is None:
+        return None
+    return (f"{host} is a private or local address ({ip}): webhooks go to addresses on the internet. If this "
+            "endpoint is inside your network on purpose, an admin sets WEBHOOKS_ALLOW_PRIVATE=1 for the app")
 
 
 def validate_url(url: str) -> str:
@@ -46,6 +84,8 @@ def validate_url(url: str) -> str:
         raise UserError(f"URL: '{url}' has a port that is not a number ({example})") from None
     if parts.username or parts.password:
         raise UserError("URL: do not put a user name or password in the address; requests are signed instead")
+    if why := refuse_private(url):
+        raise UserError(f"URL: {why}")
     return url
 
 

@@ -668,3 +668,23 @@ def test_old_finished_history_is_cleaned_up_and_pending_deliveries_stay(session,
     assert _count(session, WebhookDelivery) == 2
     [entry] = session.exec(select(AuditLog).where(AuditLog.action == "webhook.purge")).all()
     assert entry.details["events"] == 1
+
+
+def test_private_and_local_addresses_are_refused_unless_allowed(session, receiver, manual, monkeypatch):
+    """An endpoint cannot be pointed at the machines around the app (localhost, the cloud metadata address, the
+    private network) unless an admin allows it; a saved one is checked again when sending."""
+    saved = _endpoint(session, receiver.url)  # allowed while WEBHOOKS_ALLOW_PRIVATE=1 (the tests' default)
+    monkeypatch.delenv("WEBHOOKS_ALLOW_PRIVATE")
+    for url, ip in (("http://127.0.0.1:9/hooks", "127.0.0.1"), ("http://169.254.169.254/latest", "169.254.169.254"),
+                    ("https://10.1.2.3/hooks", "10.1.2.3"), ("http://localhost:8080/x", None)):
+        with pytest.raises(UserError, match="is a private or local address") as err:
+            wh.create_endpoint(session, SYSTEM, url=url, event_types=["customer.created"])
+        assert ip is None or f"({ip})" in str(err.value)
+        assert "WEBHOOKS_ALLOW_PRIVATE=1" in str(err.value)
+    f.seller(session)
+    f.customer(session, "ACME")
+    session.commit()
+    deliver_due(session, now=datetime(2026, 11, 3, 9, 0))
+    [d] = session.exec(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == saved.endpoint_id)).all()
+    assert d.status == "pending" and d.last_error.startswith("not sent: 127.0.0.1 is a private or local address")
+    assert receiver.requests == []  # nothing reached the local receiver
