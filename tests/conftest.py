@@ -267,3 +267,31 @@ def mariadb_url() -> Iterator[str]:
                 conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
     finally:
         admin.dispose()
+
+
+# --------------------------------------------------------------------------------------------------
+# The browser of the walks (tests/e2e) and of the identity-provider tests (tests/oidc): ONE Playwright per test
+# process — a second sync_playwright() in the same process fails ("Sync API inside the asyncio loop"), so both
+# folders use this one fixture.
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)  # the browser tests read it to keep a screenshot of a failure
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

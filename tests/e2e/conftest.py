@@ -2,8 +2,9 @@
 
 ``app_server``  the app served by its own Streamlit process on a free port of 127.0.0.1, on a fresh, empty SQLite
                 database (no user, no company): the walk starts as a new installation does. Stopped after the test.
-``browser``     headless Debian Chromium through Playwright (one per test session). Missing Chromium skips the
-                walks with the reason — or fails them when the CI environment variable is set.
+``browser``     headless Debian Chromium through Playwright (one per test session, shared with tests/oidc: it is
+                defined in tests/conftest.py — a second Playwright in the same process cannot start). Missing
+                Chromium skips the walks with the reason — or fails them when the CI environment variable is set.
 ``walk``        a page of that browser on that server, wrapped in :class:`tests.e2e.browser.Walk`; screenshots go to
                 tests/e2e/artifacts/<test name>/ (git-ignored), and one named ``failed`` is added when the test fails.
 """
@@ -14,28 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT, AppServer, Walk, require_chromium, \
-    start_app
-
-
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, f"rep_{report.when}", report)  # the walk fixture reads it to keep a screenshot of a failure
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+from tests.e2e.browser import ARTIFACTS, STEP_TIMEOUT, AppServer, Walk, require_chromium, start_app
 
 
 @pytest.fixture
