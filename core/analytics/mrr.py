@@ -97,9 +97,12 @@ class MrrReport:
 
 def complete_through(session: Session, scope: Scope) -> int | None:
     """Month index of the latest billing period with approved invoices and no drafts left (in the scope); the
-    latest with approved invoices if every one has drafts."""
+    latest with approved invoices if every one has drafts. Only the bill runs' invoices (of a contract) count: a
+    one-off invoice dated in a later month does not make that month billed — its MRR would read 0, everyone
+    churned."""
     i = Invoice.__table__.c
-    conds = [i.currency == scope.currency, *customer_filter(session, scope, i.customer_id, i.entity_id)]
+    conds = [i.currency == scope.currency, i.contract_id.is_not(None),
+             *customer_filter(session, scope, i.customer_id, i.entity_id)]
     drafts: dict[int, int] = defaultdict(int)
     billed: set[int] = set()
     for start, status, n in session.connection().execute(

@@ -123,6 +123,13 @@ def test_mrr_stops_at_the_last_complete_period_and_spreads_yearly_charges(sessio
     bill(session, date(2024, 12, 1), 3)  # the yearly fee is billed in advance, in December's run
     # March: drafts not yet approved — March is not complete, so nobody churns in it
     generate_drafts(session, SYSTEM, period_start=date(2025, 3, 1), period_end=date(2025, 4, 1))
+    # a one-off invoice dated in May, approved: not a bill run — May does not become "billed" (MRR 0, all churned)
+    from core.invoicing.drafts import create_one_off_invoice
+    from core.invoicing.service import approve_invoice
+
+    extra = create_one_off_invoice(session, SYSTEM, customer_id=cid(session, "M"), issue_date=date(2025, 5, 10),
+                                   lines=[{"description": "Training day", "quantity": "1", "unit_price": "900"}])
+    approve_invoice(session, SYSTEM, extra.id)
     rep = mrr.mrr_report(session, Scope(date(2025, 1, 1), date(2025, 6, 30), "USD"))
     assert rep.through == date(2025, 2, 1)
     assert [m.mrr for m in rep.months] == [D(1100), D(1100)]  # $12,000 a year is $1,000 a month
