@@ -45,6 +45,9 @@ c2.metric("Active contracts", f"{ov.active_contracts:,}", border=True,
           help="Contracts running today: started, and not ended.")
 c3.metric(f"Usage events in {month}", f"{ov.usage_events:,}", border=True,
           help=f"Usage recorded for {month}, the month the next invoices are for.")
+# amounts in several currencies ("£588.62 + $16,705.96") wrap onto a second line instead of being cut off with "…"
+st.html("<style>[data-testid='stMetricValue'], [data-testid='stMetricValue'] * {white-space: normal !important; "
+        "overflow: visible !important; text-overflow: clip !important; line-height: 1.25}</style>")
 c4, c5, c6 = st.columns(3)
 c4.metric("Draft invoices", f"{ov.drafts:,}", border=True,
           help="Generated but not approved yet: they can still be regenerated or deleted.")
