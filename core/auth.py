@@ -242,8 +242,9 @@ def _challenge(username: str) -> str:
     return f"{username}:{expires}:{_challenge_sig(username, expires)}"
 
 
-def _totp_step(secret: str, code: str, now: float) -> int | None:
-    """The time step ``code`` is valid for (this one or its neighbours, for clocks a little apart), or None."""
+def _totp_step(secret: str, code: str, now: int) -> int | None:
+    """The time step ``code`` is valid for (this one or its neighbours, for clocks a little apart), or None.
+    ``now`` is the clock in whole seconds since 1970."""
     import hmac
 
     import pyotp
@@ -253,19 +254,19 @@ def _totp_step(secret: str, code: str, now: float) -> int | None:
         return None
     totp = pyotp.TOTP(secret)
     for offset in (0, -1, 1):
-        at = now + offset * totp.interval
+        at = int(now) + offset * totp.interval
         if hmac.compare_digest(totp.at(at), code):
             return int(at) // totp.interval
     return None
 
 
-def complete_two_factor(session: Session, *, challenge: str, code: str, now: float | None = None) -> Actor:
+def complete_two_factor(session: Session, *, challenge: str, code: str, now: int | None = None) -> Actor:
     """Second step of a sign-in: the code for the challenge :func:`authenticate` gave. A wrong code counts as a
     failed sign-in (the same lock-out); a code already used is refused. The caller commits even on failure."""
     import hmac
     import time
 
-    now = time.time() if now is None else now
+    now = int(time.time()) if now is None else int(now)
     username, _, rest = (challenge or "").partition(":")
     expires_s, _, sig = rest.partition(":")
     if not expires_s.isdigit() or not hmac.compare_digest(_challenge_sig(username, int(expires_s)), sig):
@@ -299,14 +300,14 @@ def new_totp_secret(username: str) -> tuple[str, str]:
     return secret, pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=TOTP_ISSUER)
 
 
-def enable_totp(session: Session, actor: Actor, *, secret: str, code: str, now: float | None = None) -> User:
+def enable_totp(session: Session, actor: Actor, *, secret: str, code: str, now: int | None = None) -> User:
     """Turn on two-factor sign-in for the actor's own account, once a code from the app proves it is set up."""
     import time
 
     user = session.exec(select(User).where(User.username == actor.username)).first()
     if user is None:
         raise UserError("two-factor sign-in is for user accounts")
-    step = _totp_step(secret, code, time.time() if now is None else now)
+    step = _totp_step(secret, code, int(time.time()) if now is None else int(now))
     if step is None:
         raise UserError("code: that is not the code your app shows for this key; check the key and try again")
     user.totp_secret, user.totp_last_step = secret, step

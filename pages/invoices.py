@@ -10,32 +10,22 @@ from core.analytics.overview import billing_month, invoice_months
 from core.billing.periods import add_months, format_period, month_period
 from core.customers import get_customer
 from core.db import session_scope
-from core.errors import NotFound, UserError
+from core.errors import NotFound
 from core.invoicing.service import (
-    amount_due,
-    approve_invoice,
     approve_invoices,
     delete_draft,
     generate_drafts,
     get_invoice,
     invoice_ids,
-    invoice_lines,
     list_invoices,
-    regenerate_draft,
     summarise_invoices,
 )
 from core.money import ZERO
-from core.portal_links import payment_link
 from ui import stripe_ui
-from ui.draft_edit import edit_lines, one_off_form
-from ui.format import STATUS_LABELS, last_day, money, qty
-from ui.invoice_documents import (
-    document_actions,
-    email_progress,
-    queue_addressed,
-    watch,
-)
-from ui.invoice_money import credit_note_action, history, write_off_action
+from ui.draft_edit import one_off_form
+from ui.format import STATUS_LABELS, money
+from ui.invoice_detail import invoice_detail
+from ui.invoice_documents import email_progress, queue_addressed, watch
 from ui.pickers import page_picker
 from ui.state import actor, engine, page_header, run_action, session
 
@@ -204,102 +194,6 @@ else:
     email_progress()
 
 
-def invoice_detail(inv_id: int) -> None:
-    with session() as s:
-        inv, lines = get_invoice(s, inv_id), invoice_lines(s, inv_id)
-        cust = get_customer(s, inv.customer_id)
-    code, period = inv.currency, format_period(inv.period_start, inv.period_end)
-    due = amount_due(inv)
-    late = inv.status not in ("draft", "void") and due > 0 and inv.due_date < date.today()
-    with st.container(border=True):
-        with st.container(horizontal=True, vertical_alignment="center"):
-            st.subheader(f"Invoice {inv.number}" if inv.number else f"Draft invoice for {cust.name}", width="content")
-            st.badge(STATUS_LABELS.get(inv.status, inv.status),
-                     color={"draft": "gray", "void": "red", "partially_paid": "orange", "paid": "green",
-                            "written_off": "violet"}.get(
-                         inv.status, "blue"))
-            if late:
-                st.badge("Overdue", color="red")
-        c1, c2, c3, c4 = st.columns(4)
-        c1.markdown(f"**Customer**  \n{cust.name}  \n{cust.external_id}")
-        c2.markdown(f"**Period**  \n{period}  \n{inv.period_start:%-d %b %Y} – {last_day(inv.period_end):%-d %b %Y}")
-        c3.markdown(f"**Issued**  \n{inv.issue_date:%-d %b %Y}")
-        c4.markdown(f"**Due**  \n{inv.due_date:%-d %b %Y}")
-        table = pd.DataFrame([{"Description": ("↳ " if ln.indent else "") + ln.description,
-                               "Service period": "" if (ln.period_start, ln.period_end) == (
-                                   inv.period_start, inv.period_end) or ln.kind not in ("fixed", "one_time", "usage")
-                               else f"{ln.period_start:%-d %b} – {last_day(ln.period_end):%-d %b %Y}",
-                               "Quantity": qty(ln.quantity) if ln.kind in ("usage", "fixed", "one_time") else "",
-                               "Amount": money(ln.amount, code), "How it was calculated": ln.breakdown}
-                              for ln in lines], columns=["Description", "Service period", "Quantity", "Amount",
-                                                         "How it was calculated"])
-        st.table(table.style.set_properties(subset=["Quantity", "Amount"], **{"text-align": "right !important"}), hide_index=True)
-        t1, t2 = st.columns([2, 1])
-        for name, value in (("Subtotal", inv.subtotal), ("Tax", inv.tax), ("**Total**", inv.total),
-                            ("Prepaid credits", -inv.credits_applied), ("Paid", -inv.amount_paid),
-                            ("Credit notes", -inv.amount_credited),
-                            ("**Amount due**", due)):
-            k, v = t2.columns(2)
-            k.markdown(name)
-            v.markdown(f"**{money(value, code)}**" if name.startswith("**") else money(value, code),
-                       text_alignment="right")
-    with t1:
-        document_actions(inv, cust, me)
-        if inv.status != "draft":
-            show_payment_link(inv.id)
-            history(inv)
-            if charged := stripe_ui.charge_action(inv, cust, me):
-                flash(charged)
-            if done := credit_note_action(inv, me):
-                flash(done)
-            if done := write_off_action(inv, me):
-                flash(done)
-            st.caption(f"Approved by {inv.approved_by or 'unknown'} on {inv.approved_at:%-d %b %Y}. An approved invoice "
-                       "cannot be changed; corrections are made with a credit note." if inv.approved_at
-                       else "This invoice can no longer be changed.")
-            return
-        if changed := edit_lines(inv, lines, me):
-            flash(changed)
-        if any(ln.edited_by for ln in lines):
-            st.caption("Changed by hand: " + ", ".join(sorted({ln.edited_by for ln in lines if ln.edited_by}))
-                       + ". Regenerating recomputes the draft from the contract and drops those changes.")
-        st.caption("This is a draft: check the lines, then approve it. If usage arrived after it was generated, "
-                   "regenerate it first." if me.can("invoices:approve") else
-                   "This is a draft: it can still change, and finance approves it before it goes to the customer.")
-        with st.container(horizontal=True):
-            if me.can("invoices:approve") and st.button("Approve", type="primary", icon=":material/verified:",
-                                                          key="invoices_approve"):
-                if (done := run_action(approve_invoice, me, inv_id)) is not None:
-                    note = stripe_ui.after_approval(me, [done.id])  # after the approval committed
-                    flash(f"Invoice approved and numbered {done.number} ({cust.name}, {period}, "
-                          f"{money(done.total, code)})." + (f" {note}" if note else ""))
-            if me.can("invoices:write") and st.button("Regenerate", icon=":material/refresh:", key="invoices_regen",
-                                                      help="Recalculate from the current usage and contract."):
-                if (done := run_action(regenerate_draft, me, inv_id)) is not None:
-                    flash(f"Draft recalculated from the current usage: total {money(inv.total, code)} → "
-                          f"{money(done.total, code)}.")
-            if me.can("invoices:delete") and st.button("Delete draft", icon=":material/delete:", key="invoices_delete"):
-                ask("delete", inv_id, f"The draft for **{cust.name}, {period} ({money(inv.total, code)})** will "
-                    "be deleted.", "Generating that month again creates it afresh from the contract and the usage.",
-                    "Delete the draft", "Keep it", f"The draft for {cust.name}, {period} was deleted.")
-
-
-def show_payment_link(inv_id: int) -> None:
-    """The invoice's signed link to its public pay page (as on its PDF and in its email), to copy."""
-    try:
-        with session() as s:
-            link, last_day = payment_link(s, inv_id)
-    except UserError as exc:
-        st.caption(f"No payment link: {exc}")
-        return
-    if link:
-        with st.expander("Payment link", icon=":material/link:"):
-            st.caption("The customer's own page for this invoice, with its PDF and a way to pay it; no sign-in. It is "
-                       f"printed on the PDF and in the email, and works until {last_day:%-d %b %Y}. Anyone who has "
-                       "the link can see the invoice.")
-            st.code(link, language=None, wrap_lines=True)
-
-
 def pick_label(number, customer: str, start: date, end: date, total, code: str) -> str:
     return f"{number or 'Draft'} · {customer} · {format_period(start, end)} · {money(total, code)}"
 
@@ -320,7 +214,7 @@ if choices:
                           placeholder="Choose an invoice to see its lines", format_func=choices.get)
     ss["invoices_open_id"] = opened
     if opened is not None:
-        invoice_detail(opened)
+        invoice_detail(opened, me, flash=flash, ask=ask)
 
 if confirm := ss.get("invoices_confirm"):
     (confirm_approve if confirm["action"] == "approve" else confirm_delete)()

@@ -600,6 +600,44 @@ def amount_due(inv: Invoice) -> Decimal:
     return due(inv)
 
 
+@dataclass
+class InvoiceView:
+    """One invoice as its page shows it: the invoice, its customer and lines, what is due, whether it is overdue,
+    and for each line whether its own service period and quantity are worth showing."""
+
+    invoice: Invoice
+    customer: Customer
+    lines: list[InvoiceLine]
+    due: Decimal
+    overdue: bool
+
+    def own_period(self, ln: InvoiceLine) -> bool:
+        """A charge for other days than the invoice's period (proration, a quarter billed in advance)."""
+        inv = self.invoice
+        return ln.kind in QUANTITY_KINDS and (ln.period_start, ln.period_end) != (inv.period_start, inv.period_end)
+
+    @staticmethod
+    def has_quantity(ln: InvoiceLine) -> bool:
+        return ln.kind in QUANTITY_KINDS
+
+    def totals(self) -> list[tuple[str, Decimal]]:
+        """Subtotal down to the amount due; money already received or credited as negative amounts."""
+        inv = self.invoice
+        return [("Subtotal", inv.subtotal), ("Tax", inv.tax), ("Total", inv.total),
+                ("Prepaid credits", -inv.credits_applied), ("Paid", -inv.amount_paid),
+                ("Credit notes", -inv.amount_credited), ("Amount due", self.due)]
+
+
+QUANTITY_KINDS = ("fixed", "one_time", "usage")  # the lines that have a quantity and a service period of their own
+
+
+def invoice_view(session: Session, invoice_id: int, today: date | None = None) -> InvoiceView:
+    inv = get_invoice(session, invoice_id)
+    due = amount_due(inv)
+    overdue = inv.status not in ("draft", "void") and due > 0 and inv.due_date < (today or date.today())
+    return InvoiceView(inv, session.get(Customer, inv.customer_id), invoice_lines(session, invoice_id), due, overdue)
+
+
 def get_invoice(session: Session, invoice_id: int) -> Invoice:
     inv = session.get(Invoice, invoice_id)
     if inv is None:

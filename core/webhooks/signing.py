@@ -31,7 +31,7 @@ def header_value(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={signature(secret, timestamp, body)}"
 
 
-def verify(secret: str, header: str, body: bytes, *, now: float | None = None,
+def verify(secret: str, header: str, body: bytes, *, now: int | None = None,
            tolerance: int = TOLERANCE_SECONDS) -> bool:
     """What a receiver does (the same as :data:`VERIFY_SNIPPET`)."""
     try:
@@ -39,7 +39,7 @@ def verify(secret: str, header: str, body: bytes, *, now: float | None = None,
         timestamp = int(parts["t"])
     except (KeyError, ValueError):
         return False
-    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+    if abs((int(time.time()) if now is None else int(now)) - timestamp) > tolerance:
         return False
     expected = signature(secret, timestamp, body)
     return any(hmac.compare_digest(expected, v) for k, v in (item.split("=", 1) for item in header.split(","))

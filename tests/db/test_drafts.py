@@ -96,3 +96,23 @@ def test_one_off_invoice_outside_a_contract_is_taxed_and_approved_like_any_other
     assert approve_invoice(session, SYSTEM, inv.id).number == "INV-000001"
     with pytest.raises(UserError, match="line 1 unit price"):
         create_one_off_invoice(session, SYSTEM, customer_id=cust.id, lines=[{"description": "x", "unit_price": ""}])
+
+
+def test_the_invoice_view_says_what_is_overdue_and_which_lines_have_their_own_period(session):
+    from datetime import date
+
+    from core.invoicing.service import invoice_view
+
+    f.seller(session)
+    f.customer(session, "V1")
+    f.contract(session, "V1", [LineSpec("Fee", "flat_fee", {"amount": "100"}, cadence="quarterly",
+                                        timing="advance")], start=date(2026, 1, 1))
+    [inv_id] = generate_drafts(session, SYSTEM, period_start=date(2025, 12, 1), period_end=date(2026, 1, 1)).created
+    view = invoice_view(session, inv_id, today=date(2027, 1, 1))
+    assert not view.overdue  # a draft is never overdue
+    [fee] = [ln for ln in view.lines if ln.kind == "fixed"]
+    assert view.has_quantity(fee) and view.own_period(fee)  # the quarter, not the invoice's month
+    assert dict(view.totals())["Amount due"] == view.due == view.invoice.total
+    approve_invoice(session, SYSTEM, inv_id)
+    assert invoice_view(session, inv_id, today=date(2027, 1, 1)).overdue
+    assert not invoice_view(session, inv_id, today=view.invoice.due_date).overdue  # due today is not late
